@@ -1,0 +1,14 @@
+// cli: `hybridize <command>`. Each command lives in its own cmd_<name>.cpp as a thin layer over
+// the library: it adds a CLI11 subcommand with its flags and a callback that runs it.
+// main.cpp registers every command below and turns hyb::Error into "error: ..." + exit code 1.
+#pragma once
+namespace CLI { class App; }
+
+namespace hyb::cli {
+
+void add_info(CLI::App& app);
+void add_generate(CLI::App& app);
+void add_tokenize(CLI::App& app);
+void add_random_model(CLI::App& app);
+
+}  // namespace hyb::cli

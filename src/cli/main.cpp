@@ -1,0 +1,31 @@
+// hybridize: turn a pretrained transformer into a task-specific hybrid of full- and
+// linear-attention layers (Distill-then-Replace). See README.md for every command.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hybridize: distill, search and run hybrid full/linear-attention transformers"};
+  app.require_subcommand(1);
+  hyb::cli::add_info(app);
+  hyb::cli::add_generate(app);
+  hyb::cli::add_tokenize(app);
+  hyb::cli::add_random_model(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const hyb::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

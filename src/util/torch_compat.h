@@ -1,0 +1,32 @@
+// The one place where LibTorch 1.13 (Debian, CPU) and LibTorch 2.x (pip, CUDA) differ for us.
+// Include only from .cpp files (it pulls in ATen).
+//  - 1.13 has no scaled_dot_product_attention: hyb::compat::sdpa falls back to explicit math.
+//  - 1.13 uses c10::optional; 2.x has std::optional. Use hyb::compat::optional.
+//  - 1.13 has no fp16 matmul on CPU: callers compute fp16 weights in fp32 on CPU.
+#pragma once
+#include <ATen/ATen.h>
+#include <c10/util/Optional.h>
+
+#if defined(TORCH_VERSION_MAJOR)
+#include <torch/version.h>
+#else
+#include <torch/version.h>
+#endif
+
+namespace hyb::compat {
+
+#if TORCH_VERSION_MAJOR >= 2
+constexpr bool kHasSdpa = true;
+#else
+constexpr bool kHasSdpa = false;
+#endif
+
+template <typename T>
+using optional = c10::optional<T>;
+
+// Scaled dot-product attention, q [B,H,Tq,d], k/v [B,H,Tk,d]; `mask` is additive
+// ([.., Tq, Tk], 0 or -inf) or undefined. Uses the fused kernel where LibTorch has one.
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                const at::Tensor& mask, double scale);
+
+}  // namespace hyb::compat

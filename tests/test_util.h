@@ -1,0 +1,43 @@
+// Helpers shared by tests: locating ../shared data (skip outside CI, fail under CI=true).
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace hyb::test {
+
+inline std::filesystem::path project_root() {
+  if (const char* r = std::getenv("HYB_ROOT")) return r;
+  return std::filesystem::current_path();
+}
+
+inline bool under_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && std::string(ci) == "true";
+}
+
+// Path of ../shared/<rel> seen from the project root, or "" if it does not exist.
+inline std::filesystem::path shared_path(const std::string& rel) {
+  auto p = project_root() / ".." / "shared" / rel;
+  return std::filesystem::exists(p) ? p : std::filesystem::path();
+}
+
+// Temporary directory unique to the running test, removed and recreated.
+inline std::filesystem::path temp_dir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() / ("hyb_test_" + name);
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
+}  // namespace hyb::test
+
+// Resolves ../shared/<rel> into `var`; skips the test (or fails it under CI=true) when missing.
+#define HYB_REQUIRE_SHARED(var, rel)                                                          \
+  const std::filesystem::path var = ::hyb::test::shared_path(rel);                           \
+  if (var.empty()) {                                                                          \
+    if (::hyb::test::under_ci()) FAIL() << "missing ../shared/" << (rel) << " under CI=true"; \
+    GTEST_SKIP() << "../shared/" << (rel) << " not found (a user's clone has no ../shared)";   \
+  }
