@@ -1,0 +1,101 @@
+// hybridize generate --model DIR --prompt TEXT: streams greedy (or sampled) tokens, reports tokens/s.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "model/generate.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace hyb::cli {
+
+namespace {
+struct GenerateArgs {
+  std::string model, prompt, prompt_ids, device = "cpu", dtype;
+  int64_t max_new_tokens = 128;
+  double temperature = 0, top_p = 1.0;
+  uint64_t seed = 0;
+  bool print_ids = false, no_stop = false;
+  int threads = 0;
+};
+
+std::vector<int64_t> parse_ids(const std::string& s) {
+  std::vector<int64_t> ids;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      ids.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      fail("--prompt-ids", "'{}' is not a token id", item);
+    }
+  }
+  return ids;
+}
+}  // namespace
+
+void add_generate(CLI::App& app) {
+  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt (full or hybrid model)");
+  auto a = std::make_shared<GenerateArgs>();
+  cmd->add_option("--model", a->model, "Model directory")->required();
+  auto* p = cmd->add_option("--prompt", a->prompt, "Prompt text");
+  cmd->add_option("--prompt-ids", a->prompt_ids, "Prompt as comma-separated token ids")->excludes(p);
+  cmd->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--temperature", a->temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", a->seed, "Sampling seed");
+  cmd->add_flag("--print-ids", a->print_ids, "Print token ids (one per line) instead of text");
+  cmd->add_flag("--no-stop", a->no_stop, "Do not stop at the end-of-sequence token");
+  cmd->add_option("--device", a->device, "cpu or cuda");
+  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, checkpoint's on CUDA)");
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  cmd->callback([a] {
+    torch::NoGradGuard ng;
+    at::set_num_threads(a->threads > 0 ? a->threads : static_cast<int>(std::thread::hardware_concurrency()));
+    LoadOptions opt;
+    opt.device = at::Device(a->device);
+    if (!a->dtype.empty()) opt.dtype = parse_dtype(a->dtype, "--dtype");
+    auto model = CausalLM::load(a->model, opt);
+    std::optional<Tokenizer> tok;
+    if (a->prompt_ids.empty() || !a->print_ids) tok.emplace(Tokenizer::load(a->model));
+
+    std::vector<int64_t> prompt;
+    if (!a->prompt_ids.empty()) {
+      prompt = parse_ids(a->prompt_ids);
+    } else {
+      for (int32_t id : tok->encode(a->prompt, /*add_special=*/true)) prompt.push_back(id);
+    }
+    if (prompt.empty()) fail("--prompt", "the prompt encodes to no tokens (give text or --prompt-ids)");
+
+    GenerateOptions g;
+    g.max_new_tokens = a->max_new_tokens;
+    g.temperature = a->temperature;
+    g.top_p = a->top_p;
+    g.seed = a->seed;
+    if (!a->no_stop) {
+      g.stop_ids = model->config().eos_token_ids;
+      if (tok && tok->eos_id()) g.stop_ids.push_back(*tok->eos_id());
+    }
+    std::optional<StreamDecoder> stream;
+    if (!a->print_ids) {
+      stream.emplace(*tok);
+      std::cout << a->prompt << std::flush;
+    }
+    GenerateStats st;
+    generate(*model, {prompt}, g, [&](int64_t, int64_t id) {
+      if (a->print_ids) std::cout << id << "\n" << std::flush;
+      else std::cout << stream->push(static_cast<int32_t>(id)) << std::flush;
+    }, &st);
+    if (stream) std::cout << stream->finish() << "\n";
+    fmt::print(stderr, "[prefill {} tokens: {:.1f} tokens/s | decode {} tokens: {:.1f} tokens/s]\n",
+               st.prefill_tokens, st.prefill_tokens / std::max(st.prefill_seconds, 1e-9), st.decode_tokens,
+               st.decode_tokens / std::max(st.decode_seconds, 1e-9));
+  });
+}
+
+}  // namespace hyb::cli

@@ -1,0 +1,39 @@
+// hybridize info --model DIR: architecture, parameters, layer types, dtype, memory.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "cli/commands.h"
+#include "model/model.h"
+
+namespace hyb::cli {
+
+void add_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Describe a model directory (full or hybrid)");
+  auto dir = std::make_shared<std::string>();
+  cmd->add_option("--model", *dir, "Model directory (config.json + safetensors)")->required();
+  cmd->callback([dir] {
+    auto model = CausalLM::load(*dir);
+    const ModelConfig& c = model->config();
+    const int64_t params = model->num_parameters();
+    std::string types;
+    for (int64_t l = 0; l < c.num_layers; ++l) types += c.is_linear(l) ? 'L' : 'A';
+    fmt::print("model        {}\n", *dir);
+    fmt::print("architecture {} ({} layers, hidden {}, intermediate {}, vocab {})\n", c.model_type, c.num_layers,
+               c.hidden_size, c.intermediate_size, c.vocab_size);
+    fmt::print("attention    {} heads, {} kv heads, head_dim {}, rope {} theta {}{}\n", c.num_heads, c.num_kv_heads,
+               c.head_dim, c.rope.type, c.rope.theta, c.attention_bias ? ", q/k/v bias" : "");
+    fmt::print("layers       {} (A = full attention, L = linear: {} of {})\n", types, c.num_linear_layers(),
+               c.num_layers);
+    if (c.num_linear_layers() > 0) fmt::print("linear       {}\n", c.linear.dump());
+    fmt::print("parameters   {} ({:.2f} M){}\n", params, params / 1e6, c.tie_word_embeddings ? ", tied embeddings" : "");
+    const double bytes = static_cast<double>(params) * (c.dtype == "float32" ? 4 : 2);
+    fmt::print("dtype        {} (weights {:.1f} MiB in this dtype)\n", c.dtype, bytes / (1 << 20));
+    const int64_t ctx = c.max_position_embeddings;
+    fmt::print("cache        {:.1f} KiB per token per sequence ({:.1f} MiB at the full context of {})\n",
+               model->cache_bytes(1, 1024, parse_dtype(c.dtype, "config")) / 1024.0 / 1024.0,
+               model->cache_bytes(1, ctx, parse_dtype(c.dtype, "config")) / double(1 << 20), ctx);
+  });
+}
+
+}  // namespace hyb::cli
