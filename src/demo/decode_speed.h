@@ -25,8 +25,8 @@ struct DecodeSpeed {
   int64_t cache_bytes = 0;    // KV caches + recurrent states at context + steps
 };
 
-// The fastest of `repeats` timed runs (the machine may be shared: the minimum is the estimate
-// least disturbed by other work), after one untimed warm-up step.
+// The fastest of `repeats` timed runs of `steps` steps each (the machine may be shared: the
+// minimum is the estimate least disturbed by other work), after one untimed warm-up step.
 DecodeSpeed time_decode(CausalLM& model, int64_t batch, int64_t context, int64_t steps, int repeats);
 
 }  // namespace hyb::demo

@@ -1,21 +1,24 @@
 #include "demo/pretrain.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "demo/optim.h"
+#include "demo/vocab.h"
 #include "demo/world.h"
 #include "model/model.h"
 
 namespace hyb::demo {
 
-ModelConfig teacher_config(int64_t layers, int64_t hidden, int64_t heads, int64_t vocab) {
+ModelConfig teacher_config(int64_t layers, int64_t hidden, int64_t heads, int64_t kv_heads, int64_t vocab) {
   nlohmann::json j = {{"architectures", {"LlamaForCausalLM"}},
                       {"model_type", "llama"},
                       {"hidden_size", hidden},
                       {"intermediate_size", 3 * hidden},
                       {"num_hidden_layers", layers},
                       {"num_attention_heads", heads},
-                      {"num_key_value_heads", heads / 2},
+                      {"num_key_value_heads", kv_heads},
                       {"head_dim", hidden / heads},
                       {"vocab_size", vocab},
                       {"max_position_embeddings", 65536},
@@ -28,6 +31,20 @@ ModelConfig teacher_config(int64_t layers, int64_t hidden, int64_t heads, int64_
                       {"eos_token_id", 1},
                       {"torch_dtype", "float32"}};
   return ModelConfig::from_json(j, "demo teacher config");
+}
+
+void init_teacher(CausalLM& model) {
+  torch::NoGradGuard no_grad;
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (auto& [name, t] : model.parameters()) {
+    if (ends_with(name, "self_attn.o_proj.weight") || ends_with(name, "mlp.down_proj.weight")) t->zero_();
+    if (name != "model.embed_tokens.weight") continue;
+    for (int k = 0; k < kPairKeys; ++k)
+      for (int v = 0; v < kPairValues; ++v)
+        (*t)[pair_id(k, v)].copy_(((*t)[key_id(k)] + (*t)[value_id(v)]) / std::sqrt(2.0));
+  }
 }
 
 namespace {
@@ -50,19 +67,35 @@ PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptio
   AdamW adam(params, opt.weight_decay);
 
   PretrainResult r;
-  for (int64_t step = 0; step < opt.steps; ++step) {
-    auto ids = to_ids(world.training_batch(/*stream=*/0, step, opt.batch));
+  auto train_step = [&](int64_t step, bool recall_only, double lr) {
+    auto ids = to_ids(world.training_batch(/*stream=*/0, step, opt.batch, recall_only));
     const int64_t T = ids.size(1);
     auto logits = model.forward(ids.narrow(1, 0, T - 1));  // [B,T-1,V]
     auto target = ids.narrow(1, 1, T - 1).reshape({-1});
     auto loss = at::nll_loss(at::log_softmax(logits.reshape({-1, logits.size(-1)}), -1), target);
     loss.backward();
     clip_grad_norm(params, opt.clip);
-    adam.step(cosine_lr(step, opt.steps, opt.warmup, opt.lr, opt.min_lr_ratio));
+    adam.step(lr);
     adam.zero_grad();
     r.loss.push_back(loss.item<double>());
-    if (opt.on_step) opt.on_step(step, r.loss.back());
+    if (opt.on_step) opt.on_step(step, recall_only ? 1 : 2, r.loss.back());
+  };
+
+  // Phase 1: recall only, until mastered.
+  int64_t step = 0;
+  while (step < opt.max_recall_steps) {
+    train_step(step, true, opt.lr * std::min(1.0, static_cast<double>(step + 1) / opt.warmup));
+    ++step;
+    if (step % opt.check_every == 0 && opt.recall_accuracy) {
+      torch::NoGradGuard no_grad;
+      r.recall_accuracy = opt.recall_accuracy();
+      if (r.recall_accuracy >= opt.mastery) break;
+    }
   }
+  r.recall_steps = step;
+  // Phase 2: the mixture, cosine-decayed.
+  for (int64_t i = 0; i < opt.mixed_steps; ++i, ++step)
+    train_step(step, false, cosine_lr(i, opt.mixed_steps, 0, opt.lr, opt.min_lr_ratio));
   model.requires_grad(false);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -53,12 +53,14 @@ std::string format_report(const json& r) {
     s += fmt::format("  {:<7} {}\n          e.g. \"{}\" -> {}\n", w["name"].get<std::string>(),
                      w["ability"].get<std::string>(), ctx, ex["answer"].get<std::string>());
   }
-  s += fmt::format("\nteacher  Llama, {} layers, hidden {}, {} heads ({} kv), {:.2f}M parameters, trained here:\n"
-                   "         {} steps of {} rows, loss {:.2f} -> {:.2f} ({:.0f} s)\n",
+  s += fmt::format("\nteacher  Llama, {} layers, hidden {}, {} heads ({} kv), {:.2f}M parameters, trained here on rows\n"
+                   "         of {}: recall only for {} steps (until dev recall {:.2f}), then the mixture for {}; loss\n"
+                   "         {:.2f} -> {:.2f} ({:.0f} s)\n",
                    t["layers"].get<int64_t>(), t["hidden_size"].get<int64_t>(), t["heads"].get<int64_t>(),
-                   t["kv_heads"].get<int64_t>(), t["parameters"].get<int64_t>() / 1e6, t["steps"].get<int64_t>(),
-                   t["batch"].get<int64_t>(), t["loss_start"].get<double>(), t["loss_end"].get<double>(),
-                   sec["pretrain"].get<double>());
+                   t["kv_heads"].get<int64_t>(), t["parameters"].get<int64_t>() / 1e6, t["batch"].get<int64_t>(),
+                   t["recall_steps"].get<int64_t>(), t["recall_dev_accuracy"].get<double>(),
+                   t["steps"].get<int64_t>() - t["recall_steps"].get<int64_t>(), t["loss_start"].get<double>(),
+                   t["loss_end"].get<double>(), sec["pretrain"].get<double>());
   s += fmt::format("phase 1  {} module distilled for every layer, {} steps ({:.0f} s)\n"
                    "         held-out relative MSE per layer: {}  (at init: {})\n",
                    d["kind"].get<std::string>(), d["steps"].get<int64_t>(), sec["distill"].get<double>(),
@@ -134,7 +136,7 @@ std::string esc(const std::string& s) {
 std::string line_plot(const std::string& title, const std::string& xl, const std::string& yl,
                       const std::vector<Series>& series, bool log_x, const std::vector<double>& x_ticks,
                       const std::vector<std::string>& x_labels, double y_lo, double y_hi, double y_step) {
-  const double W = 640, H = 400, left = 70, right = 170, top = 40, bottom = 55;
+  const double W = 700, H = 400, left = 70, right = 220, top = 40, bottom = 55;
   auto fx = [&](double x) { return log_x ? std::log2(x) : x; };
   double x_lo = fx(x_ticks.front()), x_hi = fx(x_ticks.back());
   if (x_hi == x_lo) x_hi = x_lo + 1;
@@ -181,12 +183,12 @@ std::string placement_plot(const json& r) {
   const int64_t L = r["teacher"]["layers"].get<int64_t>();
   const double cell = 56, left = 90, top = 50;
   const size_t n = r["tasks"].size();
-  const double W = left + cell * L + 220, H = top + cell * n + 50;
+  const double W = std::max(left + cell * L + 220, 560.0), H = top + cell * n + 50;
   std::string s = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"13\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{}\" y=\"24\" font-size=\"15\">Layers each task keeps as full attention (M_opt)</text>\n",
-      W, H, left);
+      W, H, 20);
   for (int64_t l = 0; l < L; ++l)
     s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">layer {}</text>\n", left + cell * l + cell / 2,
                      top - 6, l);
@@ -242,7 +244,7 @@ json write_plots(const json& r, const std::filesystem::path& dir) {
   double y_hi = 0;
   std::vector<double> ctx = dec["contexts"].get<std::vector<double>>();
   for (const auto& m : dec["models"]) {
-    Series se{m["name"].get<std::string>() + " (" + std::to_string(m["linear_layers"].size()) + " linear)", ctx,
+    Series se{m["name"].get<std::string>() + " (" + std::to_string(L - static_cast<int64_t>(m["linear_layers"].size())) + " attention)", ctx,
               m["tokens_per_s"].get<std::vector<double>>(), {}};
     for (double y : se.y) y_hi = std::max(y_hi, y);
     speed.push_back(se);

@@ -9,6 +9,7 @@ namespace hyb::demo {
 namespace {
 
 constexpr const char* kMarks = "=|.~#";
+constexpr int32_t kSingles = 3 + kKeys + kValues + kDigits + 5;  // first pair word's id
 const std::string kSpace = "\xE2\x96\x81";  // "▁", sentencepiece's space
 
 struct Table {
@@ -25,11 +26,13 @@ const Table& table() {
     for (int i = 0; i < kValues; ++i) t.words.push_back(std::string(1, static_cast<char>('A' + i)));
     for (int i = 0; i < kDigits; ++i) t.words.push_back(std::string(1, static_cast<char>('0' + i)));
     for (const char* m = kMarks; *m; ++m) t.words.push_back(std::string(1, *m));
+    for (int k = 0; k < kPairKeys; ++k)
+      for (int v = 0; v < kPairValues; ++v) t.words.push_back({static_cast<char>('a' + k), static_cast<char>('A' + v)});
     t.first_piece = static_cast<int32_t>(t.words.size());
     for (int32_t i = 0; i < t.first_piece; ++i) t.ids[t.words[i]] = i;
     // Pieces: "▁" then every word's character again (they are BPE's starting symbols).
     t.words.push_back(kSpace);
-    for (int32_t i = 3; i < t.first_piece; ++i) t.words.push_back(t.words[i]);
+    for (int32_t i = 3; i < kSingles; ++i) t.words.push_back(t.words[i]);
     return t;
   }();
   return t;
@@ -46,6 +49,12 @@ int32_t mark_id(char c) {
   for (int i = 0; kMarks[i]; ++i)
     if (kMarks[i] == c) return 3 + kKeys + kValues + kDigits + i;
   fail("demo vocabulary", "'{}' is not a marker", c);
+}
+
+int32_t pair_id(int key, int value) {
+  if (key < 0 || key >= kPairKeys || value < 0 || value >= kPairValues)
+    fail("demo vocabulary", "no pair word for key {} and value {}", key, value);
+  return kSingles + key * kPairValues + value;
 }
 
 const std::string& word(int32_t id) { return table().words.at(id); }
@@ -87,11 +96,12 @@ nlohmann::json tokenizer_json() {
   const Table& t = table();
   json vocab = json::object(), merges = json::array();
   for (int32_t i = 0; i < 3; ++i) vocab[t.words[i]] = i;
-  // Words as sentencepiece pieces "▁a"; the merge "▁ a" builds each from its two symbols.
-  for (int32_t i = 3; i < t.first_piece; ++i) {
-    vocab[kSpace + t.words[i]] = i;
-    merges.push_back(kSpace + " " + t.words[i]);
-  }
+  // Words as sentencepiece pieces "▁a", "▁aX": the merge "▁ a" builds a one-character word
+  // from its two symbols, then "▁a X" a pair word from its key word and value character.
+  for (int32_t i = 3; i < t.first_piece; ++i) vocab[kSpace + t.words[i]] = i;
+  for (int32_t i = 3; i < kSingles; ++i) merges.push_back(kSpace + " " + t.words[i]);
+  for (int32_t i = kSingles; i < t.first_piece; ++i)
+    merges.push_back(kSpace + t.words[i].substr(0, 1) + " " + t.words[i].substr(1));
   for (int32_t i = t.first_piece; i < vocab_size(); ++i) vocab[t.words[i]] = i;
   json added = json::array();
   for (int32_t i = 0; i < 3; ++i)

@@ -81,29 +81,26 @@ Item make_item(int64_t row, int64_t pos, int32_t gold, const std::vector<int32_t
 // Episodes
 
 World::World(uint64_t seed, WorldOptions opt) : seed_(seed), opt_(opt) {
-  if (opt_.seq_len < 3 + 4 * opt_.min_pairs + opt_.min_gap)
+  if (opt_.seq_len < 3 + 3 * opt_.min_pairs + opt_.min_gap)
     fail("demo world", "seq_len {} cannot hold {} recall pairs and a gap of {}", opt_.seq_len, opt_.min_pairs,
          opt_.min_gap);
-  if (opt_.min_pairs < kChoices || opt_.max_pairs < opt_.min_pairs || opt_.max_pairs > kKeys)
-    fail("demo world", "recall pairs must satisfy {} <= min <= max <= {}", kChoices, kKeys);
+  if (opt_.min_pairs < kChoices || opt_.max_pairs < opt_.min_pairs || opt_.max_pairs > kPairKeys)
+    fail("demo world", "recall pairs must satisfy {} <= min <= max <= {}", kChoices, kPairKeys);
 }
 
 std::vector<int32_t> World::episode(Kind kind, Rng& rng, int64_t row, std::vector<Item>* items) const {
   const int64_t T = opt_.seq_len;
   std::vector<int32_t> ids = {kBos};
   if (kind == Kind::kRecall) {
-    // <s> = k1 v1 ... kN vN | . . . (gap) kq1 vq1 ... kqN vqN ; N as large as the row allows.
-    const int64_t max_n = std::min(opt_.max_pairs, (T - 3 - opt_.min_gap) / 4);
+    // <s> = k1V1 ... kNVN | . . . (gap) kq1 Vq1 ... kqN VqN ; N as large as the row allows.
+    const int64_t max_n = std::min(opt_.max_pairs, (T - 3 - opt_.min_gap) / 3);
     const int64_t n = opt_.min_pairs + rng.below(max_n - opt_.min_pairs + 1);
-    const int64_t gap = T - 3 - 4 * n;
-    auto keys = rng.sample(kKeys, n), values = rng.sample(kValues, n);
+    const int64_t gap = T - 3 - 3 * n;
+    auto keys = rng.sample(kPairKeys, n), values = rng.sample(kPairValues, n);
     std::vector<int32_t> episode_values;
     for (int64_t v : values) episode_values.push_back(value_id(static_cast<int>(v)));
     ids.push_back(mark_id('='));
-    for (int64_t i = 0; i < n; ++i) {
-      ids.push_back(key_id(static_cast<int>(keys[i])));
-      ids.push_back(episode_values[i]);
-    }
+    for (int64_t i = 0; i < n; ++i) ids.push_back(pair_id(static_cast<int>(keys[i]), static_cast<int>(values[i])));
     ids.push_back(mark_id('|'));
     ids.insert(ids.end(), gap, mark_id('.'));
     for (int64_t i : rng.sample(n, n)) {
@@ -145,14 +142,14 @@ std::vector<int32_t> World::episode(Kind kind, Rng& rng, int64_t row, std::vecto
   return ids;
 }
 
-std::vector<std::vector<int32_t>> World::training_batch(int64_t stream, int64_t step, int64_t batch) const {
+std::vector<std::vector<int32_t>> World::training_batch(int64_t stream, int64_t step, int64_t batch,
+                                                        bool recall_only) const {
   Rng rng(mix(seed_, kTrainStream * 1000003 + static_cast<uint64_t>(stream), static_cast<uint64_t>(step)));
   std::vector<std::vector<int32_t>> rows;
   for (int64_t b = 0; b < batch; ++b) {
     const double u = rng.uniform();
-    const Kind kind = u < opt_.recall_share                      ? Kind::kRecall
-                      : u < opt_.recall_share + opt_.copy_share ? Kind::kCopy
-                                                                 : Kind::kCount;
+    const double r = recall_only ? 1.0 : opt_.recall_share, c = r + opt_.copy_share;
+    const Kind kind = u < r ? Kind::kRecall : u < c ? Kind::kCopy : Kind::kCount;
     rows.push_back(episode(kind, rng));
   }
   return rows;
@@ -163,7 +160,7 @@ const std::vector<std::string>& World::task_names() {
   return names;
 }
 
-TaskSet World::task(const std::string& name, int64_t episodes) const {
+TaskSet World::task(const std::string& name, int64_t episodes, uint64_t split) const {
   TaskSet t;
   t.name = name;
   if (name == "recall") {
@@ -179,7 +176,7 @@ TaskSet World::task(const std::string& name, int64_t episodes) const {
     fail("demo task", "unknown task '{}' (recall, copy, count)", name);
   }
   const uint64_t which = static_cast<uint64_t>(t.kind) + 1;
-  Rng rng(mix(seed_, kEvalStream * 1000003 + which, 0));
+  Rng rng(mix(seed_, kEvalStream * 1000003 + which, split));
   for (int64_t e = 0; e < episodes; ++e) t.rows.push_back(episode(t.kind, rng, e, &t.items));
   return t;
 }

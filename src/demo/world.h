@@ -3,12 +3,15 @@
 // different abilities:
 //
 //   recall (multi-query associative recall, "MQAR" of Zoology / Based, Arora et al. 2024):
-//     <s> = a X q B m T ... | . . . . . . q B a X m T ...
-//     N key-value pairs (distinct lowercase keys, distinct uppercase values), a separator, a gap
-//     of filler dots, then the keys again in another order, each followed by its value. After a
-//     queried key the value is determined only by a pair seen at least `gap` + 2 tokens back,
-//     among N - 1 other pairs: precise recall over the context, which softmax attention does by
-//     looking the key up and a fixed-size recurrent state does only approximately.
+//     <s> = aX qB mT ... | . . . . . . . . q B a X m T ...
+//     N key-value bindings (pair words: key a holds value X; distinct keys, distinct values), a
+//     separator, a gap of filler dots, then the keys again in another order, each followed by
+//     its value. After a queried key the value is determined only by the binding seen at least
+//     `gap` + 2 words back, among N - 1 others: precise recall over the context, which softmax
+//     attention does by looking the key up and a fixed-size recurrent state does only
+//     approximately. (A binding is one word so that one attention layer can learn the lookup:
+//     with key and value as two words the model must first build an induction circuit, which
+//     takes tiny models far longer to find than the demo's minutes.)
 //   copy (periodic continuation):  <s> ~ d k r d k r d k r ...
 //     a motif of 2-4 distinct letters repeated; the next word is the one `period` words back.
 //   count (arithmetic continuation): <s> # 3 5 7 9 1 3 ...
@@ -46,10 +49,11 @@ class Rng {
 enum class Kind { kRecall, kCopy, kCount };
 
 struct WorldOptions {
-  int64_t seq_len = 64;             // tokens per training row (BOS included)
-  int64_t min_pairs = 8, max_pairs = 12;  // recall: key-value pairs per episode
-  int64_t min_gap = 8;              // recall: filler between the pairs and the first query
-  double recall_share = 0.5, copy_share = 0.25;  // of training rows; the rest are count rows
+  int64_t seq_len = 32;                  // tokens per training row (BOS included)
+  int64_t min_pairs = 6, max_pairs = 8;  // recall: bindings per episode (at most kPairKeys)
+  int64_t min_gap = 4;                   // recall: filler between the bindings and the first query
+  // Shares of training rows in the mixture; the rest are count rows.
+  double recall_share = 0.4, copy_share = 0.4;
 };
 
 // One multiple-choice question. Its context is rows[row][0..pos] (pos included); the word to
@@ -78,13 +82,17 @@ class World {
 
   // Training rows [batch][seq_len] for optimiser step `step` (and the stream `stream`: the
   // teacher and the students read different text), a pure function of (seed, stream, step).
-  std::vector<std::vector<int32_t>> training_batch(int64_t stream, int64_t step, int64_t batch) const;
+  // recall_only: every row a recall episode (the first phase of the teacher's curriculum).
+  std::vector<std::vector<int32_t>> training_batch(int64_t stream, int64_t step, int64_t batch,
+                                                   bool recall_only = false) const;
   // One episode of `kind`, seq_len tokens, from `rng`. Items (positions of predictable words)
   // are appended to `items` with row index `row` when items != nullptr.
   std::vector<int32_t> episode(Kind kind, Rng& rng, int64_t row = 0, std::vector<Item>* items = nullptr) const;
 
-  // The evaluation task `name` ("recall", "copy", "count") with `episodes` rows.
-  TaskSet task(const std::string& name, int64_t episodes) const;
+  // The evaluation task `name` ("recall", "copy", "count") with `episodes` rows. Split 0 is the
+  // evaluation set the search scores; other splits are independent draws (1: the dev set the
+  // teacher's curriculum checks), none of them training text.
+  TaskSet task(const std::string& name, int64_t episodes, uint64_t split = 0) const;
   static const std::vector<std::string>& task_names();
 
  private:

@@ -40,13 +40,19 @@ TEST(DemoWorld, SameSeedSameWorld) {
   EXPECT_EQ(r.next(), 0xE220A8397B1DCDAFull);
 }
 
-TEST(DemoWorld, EvaluationIsNotTrainingText) {
+TEST(DemoWorld, RecallEvaluationIsNotTrainingText) {
+  // Recall episodes are drawn from ~10^20 possibilities, so an evaluation episode seen in
+  // training would mean the streams are not independent. (The local kinds have few distinct
+  // episodes, 30 count sequences, and overlap harmlessly: their answer is a rule.)
   const World w(0);
   std::set<std::vector<int32_t>> train;
-  for (int64_t step = 0; step < 20; ++step)
+  for (int64_t step = 0; step < 20; ++step) {
     for (auto& row : w.training_batch(0, step, 32)) train.insert(row);
-  for (const auto& name : World::task_names())
-    for (const auto& row : w.task(name, 32).rows) EXPECT_EQ(train.count(row), 0u) << name;
+    for (auto& row : w.training_batch(0, step, 32, /*recall_only=*/true)) train.insert(row);
+  }
+  for (uint64_t split : {0, 1})
+    for (const auto& row : w.task("recall", 64, split).rows) EXPECT_EQ(train.count(row), 0u);
+  EXPECT_NE(w.task("recall", 4, 0).rows, w.task("recall", 4, 1).rows);
 }
 
 TEST(DemoWorld, RowsAreWellFormed) {
@@ -55,7 +61,7 @@ TEST(DemoWorld, RowsAreWellFormed) {
   for (const auto& row : w.training_batch(0, 0, 256)) {
     ASSERT_EQ(static_cast<int64_t>(row.size()), w.options().seq_len);
     EXPECT_EQ(row[0], kBos);
-    for (size_t i = 1; i < row.size(); ++i) ASSERT_TRUE(row[i] >= 3 && row[i] < 70) << row[i];
+    for (size_t i = 1; i < row.size(); ++i) ASSERT_TRUE(row[i] >= 3 && row[i] < pair_id(15, 15) + 1) << row[i];
     // The kind is announced by the second word.
     kinds[row[1] == mark_id('=') ? 0 : row[1] == mark_id('~') ? 1 : 2]++;
     EXPECT_EQ(encode(decode(row)), row);  // text round trip
@@ -90,19 +96,24 @@ TEST(DemoWorld, RecallAnswersAppearOnlyFarBack) {
   const int64_t far = w.options().min_gap + 2;
   for (const Item& it : t.items) {
     const auto& row = t.rows[it.row];
-    const int32_t answer = row[it.pos + 1];
-    // The answer occurs exactly once in the context, at least `far` words before the word to
-    // predict: only recall over the context finds it.
+    const int32_t key = row[it.pos], answer = row[it.pos + 1];
+    const int32_t binding = pair_id(key - key_id(0), answer - value_id(0));
+    // The answer is bound to the queried key exactly once in the context, at least `far` words
+    // before the word to predict; neither the answer nor the key occurs anywhere else before:
+    // only recall over the context finds it.
     std::vector<int64_t> where;
     for (int64_t i = 0; i <= it.pos; ++i)
-      if (row[i] == answer) where.push_back(i);
+      if (row[i] == binding) where.push_back(i);
     ASSERT_EQ(where.size(), 1u);
     EXPECT_GE(it.pos + 1 - where[0], far);
-    // It follows the queried key, which also occurs exactly once before the query.
-    EXPECT_EQ(row[where[0] - 1], row[it.pos]);
-    EXPECT_EQ(std::count(row.begin(), row.begin() + it.pos, row[it.pos]), 1);
-    // Every distractor is another value of the same episode, so it was seen too.
-    for (int32_t c : it.choices) EXPECT_NE(std::find(row.begin(), row.begin() + it.pos + 1, c), row.begin() + it.pos + 1);
+    EXPECT_EQ(std::count(row.begin(), row.begin() + it.pos + 1, answer), 0);
+    EXPECT_EQ(std::count(row.begin(), row.begin() + it.pos + 1, key), 1);  // the query itself
+    // Every distractor is bound to another key of the same episode, so it was seen too.
+    for (int32_t c : it.choices) {
+      int bound = 0;
+      for (int k = 0; k < kPairKeys; ++k) bound += std::count(row.begin(), row.begin() + it.pos, pair_id(k, c - value_id(0)));
+      EXPECT_EQ(bound, 1);
+    }
   }
 }
 
@@ -135,11 +146,13 @@ TEST(DemoWorld, LocalAnswersFollowFromTheLastFewWords) {
 TEST(DemoVocab, TokenizerJsonDescribesTheVocabulary) {
   const auto j = tokenizer_json();
   EXPECT_EQ(static_cast<int32_t>(j["model"]["vocab"].size()), vocab_size());
-  EXPECT_EQ(j["model"]["merges"].size(), 67u);
+  EXPECT_EQ(j["model"]["merges"].size(), 67u + kPairKeys * kPairValues);
   EXPECT_EQ(j["model"]["vocab"]["\xE2\x96\x81" "a"].get<int>(), key_id(0));
   EXPECT_EQ(j["post_processor"]["special_tokens"]["<s>"]["ids"], nlohmann::json::array({kBos}));
-  EXPECT_EQ(encode("= a X | . b"), (std::vector<int32_t>{kBos, mark_id('='), key_id(0), value_id(23), mark_id('|'),
-                                                         mark_id('.'), key_id(1)}));
+  EXPECT_EQ(encode("= aP bC | . b C"), (std::vector<int32_t>{kBos, mark_id('='), pair_id(0, 15), pair_id(1, 2),
+                                                             mark_id('|'), mark_id('.'), key_id(1), value_id(2)}));
+  EXPECT_EQ(word(pair_id(0, 15)), "aP");
+  EXPECT_EQ(encode("aX", false), std::vector<int32_t>{kUnk});  // values past P bind to no key
   EXPECT_EQ(encode("a ?", false), (std::vector<int32_t>{key_id(0), kUnk}));
 }
 
