@@ -17,7 +17,7 @@ namespace hyb::tok {
 void MergeTable::reserve(size_t n) {
   size_t cap = 16;
   int bits = 4;
-  while (cap < 2 * n) cap <<= 1, ++bits;  // load factor <= 1/2 keeps probe runs short
+  while (cap * 3 < n * 4) cap <<= 1, ++bits;  // load factor <= 3/4: short probe runs, small table
   std::vector<Slot> old = std::move(slots_);
   slots_.assign(cap, Slot{kEmpty, {0, 0}});
   mask_ = cap - 1;
@@ -28,7 +28,7 @@ void MergeTable::reserve(size_t n) {
 }
 
 void MergeTable::insert(int32_t left, int32_t right, int32_t rank, int32_t id) {
-  if (2 * (size_ + 1) > slots_.size()) reserve(std::max<size_t>(16, 2 * (size_ + 1)));
+  if (4 * (size_ + 1) > 3 * slots_.size()) reserve(std::max<size_t>(16, 2 * (size_ + 1)));
   const uint64_t key = pack(left, right);
   for (uint64_t i = hash(key);; i = (i + 1) & mask_) {
     Slot& s = slots_[i];
@@ -112,11 +112,9 @@ void BpeModel::finish_setup() {
       std::snprintf(buf, sizeof buf, "<0x%02X>", b);
       key = buf;
     }
-    if (auto it = piece_to_id.find(key); it != piece_to_id.end()) byte_ids[b] = it->second;
+    byte_ids[b] = piece_to_id.get(key);
   }
-  for (int c = 0; c < 128; ++c)
-    if (auto it = piece_to_id.find(std::string(1, static_cast<char>(c))); it != piece_to_id.end())
-      ascii_ids[c] = it->second;
+  for (int c = 0; c < 128; ++c) ascii_ids[c] = piece_to_id.get(std::string(1, static_cast<char>(c)));
 }
 
 void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& s) const {
@@ -142,8 +140,8 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& s) c
     const uint8_t c0 = static_cast<uint8_t>(word[i]);
     if (c0 < 0x80) {
       id = ascii_ids[c0];
-    } else if (auto it = piece_to_id.find(std::string(word.substr(i, n))); it != piece_to_id.end()) {
-      id = it->second;
+    } else {
+      id = piece_to_id.get(word.substr(i, n));
     }
     if (id >= 0) {
       s.push_back(id), last_unk = false;
@@ -161,13 +159,12 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& s) c
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   const bool cacheable = word.size() <= kCacheMaxWord;
-  std::string key;
   if (cacheable) {
-    key.assign(word);
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (auto it = cache_.find(key); it != cache_.end()) {
-      out.insert(out.end(), cache_ids_.begin() + it->second.first,
-                 cache_ids_.begin() + it->second.first + it->second.second);
+    const int32_t hit = cache_.get(word);
+    if (hit >= 0) {
+      const auto [off, len] = cache_spans_[hit];
+      out.insert(out.end(), cache_ids_.begin() + off, cache_ids_.begin() + off + len);
       return;
     }
   }
@@ -175,8 +172,8 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
   thread_local std::vector<int32_t> symbols;
   bool whole = false;
   if (ignore_merges) {
-    auto it = piece_to_id.find(byte_level ? bytes_to_pieces(word) : std::string(word));
-    if (it != piece_to_id.end()) symbols.assign(1, it->second), whole = true;
+    const int32_t id = byte_level ? piece_to_id.get(bytes_to_pieces(word)) : piece_to_id.get(word);
+    if (id >= 0) symbols.assign(1, id), whole = true;
   }
   if (!whole) {
     initial_symbols(word, symbols);
@@ -187,9 +184,9 @@ void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const 
 
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    if (cache_.size() >= kCacheMaxEntries) cache_.clear(), cache_ids_.clear();
-    cache_.emplace(std::move(key), std::make_pair(static_cast<uint32_t>(cache_ids_.size()),
-                                                  static_cast<uint32_t>(symbols.size())));
+    if (cache_.size() >= kCacheMaxEntries) cache_.clear(), cache_spans_.clear(), cache_ids_.clear();
+    cache_.set(word, static_cast<int32_t>(cache_spans_.size()));
+    cache_spans_.emplace_back(static_cast<uint32_t>(cache_ids_.size()), static_cast<uint32_t>(symbols.size()));
     cache_ids_.insert(cache_ids_.end(), symbols.begin(), symbols.end());
   }
 }

@@ -13,8 +13,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
+
+#include "tokenizer/string_map.h"
 
 namespace hyb::tok {
 
@@ -59,10 +60,8 @@ void merge_naive(const MergeTable& merges, std::vector<int32_t>& symbols);
 void merge_heap(const MergeTable& merges, std::vector<int32_t>& symbols);
 
 struct BpeModel {
-  // Vocabulary as spelled in tokenizer.json ("Ġthe", "▁the", "<0x0A>"); id_to_piece may have
-  // holes (empty strings) where the file skips ids.
-  std::unordered_map<std::string, int32_t> piece_to_id;
-  std::vector<std::string> id_to_piece;
+  // Vocabulary as spelled in tokenizer.json ("Ġthe", "▁the", "<0x0A>").
+  StringMap piece_to_id;
   MergeTable merges;
 
   bool byte_level = false;     // words arrive as raw bytes, one initial symbol per byte
@@ -82,13 +81,15 @@ struct BpeModel {
   // Appends the ids of one word (raw bytes if byte_level, else the normalized text).
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;
 
-  // Cache: word -> [offset, length) of its ids in cache_ids_. Cleared whole when full.
+  // Cache: word -> index into cache_spans_, a [offset, length) of its ids in cache_ids_.
+  // Cleared whole when full.
   static constexpr size_t kCacheMaxWord = 256, kCacheMaxEntries = 1 << 16;
 
  private:
   void initial_symbols(std::string_view word, std::vector<int32_t>& symbols) const;
   mutable std::mutex cache_mu_;
-  mutable std::unordered_map<std::string, std::pair<uint32_t, uint32_t>> cache_;
+  mutable StringMap cache_;
+  mutable std::vector<std::pair<uint32_t, uint32_t>> cache_spans_;
   mutable std::vector<int32_t> cache_ids_;
 };
 

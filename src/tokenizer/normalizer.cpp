@@ -19,17 +19,35 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
-// Unicode normalization form via utf8proc. ASCII is invariant under every form, which makes
-// the common case free. Invalid UTF-8 is left as is: Rust strings cannot hold it, so HF has no
-// behaviour to match, and leaving bytes untouched keeps them encodable.
+// Unicode normalization form via utf8proc. ASCII is invariant under every form, and no
+// composition or reordering crosses the start of an ASCII character (it is a starter and never
+// the second half of a composition), so only each non-ASCII run, with the one ASCII character
+// before it (a possible base for combining marks), goes through utf8proc. Invalid UTF-8 is left
+// as is: Rust strings cannot hold it, so HF has no behaviour to match, and keeping the bytes
+// keeps them encodable.
 void unicode_form(std::string& s, utf8proc_option_t form) {
-  if (is_ascii(s)) return;
-  utf8proc_uint8_t* out = nullptr;
-  const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                              static_cast<utf8proc_ssize_t>(s.size()), &out,
-                              static_cast<utf8proc_option_t>(form | UTF8PROC_STABLE));
-  if (n >= 0) s.assign(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
-  std::free(out);
+  size_t i = 0;
+  while (i < s.size() && static_cast<uint8_t>(s[i]) < 0x80) ++i;
+  if (i == s.size()) return;
+  std::string out(s, 0, i > 0 ? i - 1 : 0);
+  while (i < s.size()) {
+    const size_t b = i > 0 ? i - 1 : 0;  // chunk: [ASCII char before] + non-ASCII run
+    size_t e = i;
+    while (e < s.size() && static_cast<uint8_t>(s[e]) >= 0x80) ++e;
+    utf8proc_uint8_t* mapped = nullptr;
+    const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + b),
+                                static_cast<utf8proc_ssize_t>(e - b), &mapped,
+                                static_cast<utf8proc_option_t>(form | UTF8PROC_STABLE));
+    if (n >= 0) out.append(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
+    else out.append(s, b, e - b);
+    std::free(mapped);
+    // Copy the ASCII run that follows, except its last character, which starts the next chunk.
+    i = e;
+    while (i < s.size() && static_cast<uint8_t>(s[i]) < 0x80) ++i;
+    if (i == s.size()) out.append(s, e, i - e);
+    else if (i - e > 1) out.append(s, e, i - e - 1);
+  }
+  s.swap(out);
 }
 
 void lowercase(std::string& s) {

@@ -2,10 +2,12 @@
 // parts of impl.h. Every malformed input throws hyb::Error naming the file.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "tokenizer/impl.h"
+#include "tokenizer/json_reader.h"
 #include "util/error.h"
 
 namespace hyb {
@@ -15,72 +17,78 @@ using nlohmann::json;
 
 namespace {
 
-json read_json(const fs::path& path) {
+std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open file");
   std::stringstream ss;
   ss << in.rdbuf();
+  return ss.str();
+}
+
+json read_json(const fs::path& path) {
   try {
-    return json::parse(ss.str());
+    return json::parse(read_text(path));
   } catch (const json::exception& e) {
     fail(path.string(), "invalid JSON: {}", e.what());
   }
 }
 
-// One merge: "a b" (Qwen2, older files) or ["a", "b"] (Llama-3, newer files).
-std::pair<std::string, std::string> merge_pair(const json& m, const std::string& where, size_t rank) {
-  if (m.is_array() && m.size() == 2) return {m[0].get<std::string>(), m[1].get<std::string>()};
-  if (m.is_string()) {
-    const std::string& s = m.get_ref<const std::string&>();
-    const size_t sp = s.find(' ');
-    if (sp != std::string::npos && s.find(' ', sp + 1) == std::string::npos)
-      return {s.substr(0, sp), s.substr(sp + 1)};
-  }
-  fail(where, "merge #{} is neither \"a b\" nor [\"a\", \"b\"]: {}", rank, m.dump());
+// model.vocab and model.merges as they stream out of the file (json_reader.h).
+struct Tables {
+  tok::StringMap vocab;
+  std::vector<std::pair<std::string, std::string>> merges;
+};
+
+void add_vocab(Tables& t, std::string& piece, int64_t id, const std::string& where) {
+  if (id < 0 || id > (1 << 30)) fail(where, "vocab id {} of '{}' is out of range", id, piece);
+  t.vocab.set(piece, static_cast<int32_t>(id));
 }
 
-void load_model(const json& model, const std::string& where, tok::BpeModel& bpe) {
+// One merge: "a b" (Qwen2, older files) or ["a", "b"] (Llama-3, newer files).
+void add_merge(Tables& t, std::string& left, std::string& right, bool pair, const std::string& where) {
+  if (pair) {
+    t.merges.emplace_back(std::move(left), std::move(right));
+    return;
+  }
+  const size_t sp = left.find(' ');
+  if (sp == std::string::npos || left.find(' ', sp + 1) != std::string::npos)
+    fail(where, "merge #{} '{}' is not of the form \"a b\"", t.merges.size(), left);
+  t.merges.emplace_back(left.substr(0, sp), left.substr(sp + 1));
+}
+
+void load_model(const json& model, Tables& tables, bool has_vocab, bool has_merges,
+                const std::string& where, tok::BpeModel& bpe) {
   if (!model.is_object()) fail(where, "\"model\" is missing");
   // Files written without "type" are BPE when they carry merges (HF's untagged fallback).
   const std::string type = model.contains("type") ? model.at("type").get<std::string>()
                            : model.contains("merges") ? "BPE" : "";
   if (type != "BPE") fail(where, "model type '{}' is not supported (only BPE)", type);
-  if (!model.contains("vocab") || !model.at("vocab").is_object()) fail(where, "model.vocab is missing");
-  if (!model.contains("merges") || !model.at("merges").is_array()) fail(where, "model.merges is missing");
+  if (!has_vocab) fail(where, "model.vocab is missing");
+  if (!has_merges) fail(where, "model.merges is missing");
   for (const char* k : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (model.contains(k) && !model.at(k).is_null() && !model.at(k).get<std::string>().empty())
       fail(where, "BPE with {} is not supported", k);
 
-  const json& vocab = model.at("vocab");
-  bpe.piece_to_id.reserve(vocab.size());
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const int64_t id = it.value().get<int64_t>();
-    if (id < 0 || id > (1 << 30)) fail(where, "vocab id {} of '{}' is out of range", id, it.key());
-    bpe.piece_to_id.emplace(it.key(), static_cast<int32_t>(id));
-    if (bpe.id_to_piece.size() <= static_cast<size_t>(id)) bpe.id_to_piece.resize(id + 1);
-    bpe.id_to_piece[id] = it.key();
-  }
-
-  const json& merges = model.at("merges");
-  bpe.merges.reserve(merges.size());
+  bpe.piece_to_id = std::move(tables.vocab);
+  bpe.merges.reserve(tables.merges.size());
   std::string joined;
-  for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto [a, b] = merge_pair(merges[rank], where, rank);
-    auto ia = bpe.piece_to_id.find(a), ib = bpe.piece_to_id.find(b);
-    joined = a + b;
-    auto ij = bpe.piece_to_id.find(joined);
-    if (ia == bpe.piece_to_id.end() || ib == bpe.piece_to_id.end() || ij == bpe.piece_to_id.end())
+  for (size_t rank = 0; rank < tables.merges.size(); ++rank) {
+    const auto& [a, b] = tables.merges[rank];
+    joined.assign(a).append(b);
+    const int32_t ia = bpe.piece_to_id.get(a), ib = bpe.piece_to_id.get(b), ij = bpe.piece_to_id.get(joined);
+    if (ia < 0 || ib < 0 || ij < 0)
       fail(where, "merge #{} '{} {}' uses a token missing from the vocabulary", rank, a, b);
-    bpe.merges.insert(ia->second, ib->second, static_cast<int32_t>(rank), ij->second);
+    bpe.merges.insert(ia, ib, static_cast<int32_t>(rank), ij);
   }
+  tables.merges = {};
 
   bpe.ignore_merges = model.value("ignore_merges", false);
   bpe.byte_fallback = model.value("byte_fallback", false);
   bpe.fuse_unk = model.value("fuse_unk", false);
   if (model.contains("unk_token") && model.at("unk_token").is_string()) {
-    auto it = bpe.piece_to_id.find(model.at("unk_token").get<std::string>());
-    if (it == bpe.piece_to_id.end()) fail(where, "unk_token '{}' is not in the vocabulary", model.at("unk_token").get<std::string>());
-    bpe.unk_id = it->second;
+    const std::string unk = model.at("unk_token").get<std::string>();
+    bpe.unk_id = bpe.piece_to_id.get(unk);
+    if (bpe.unk_id < 0) fail(where, "unk_token '{}' is not in the vocabulary", unk);
   }
 }
 
@@ -108,8 +116,8 @@ std::vector<tok::AddedToken> load_added(const json& j, const std::string& where)
 std::optional<int32_t> Tokenizer::Impl::token_id(const std::string& piece) const {
   for (const auto& t : added.tokens())
     if (t.content == piece) return t.id;
-  if (auto it = model.piece_to_id.find(piece); it != model.piece_to_id.end()) return it->second;
-  return std::nullopt;
+  const int32_t id = model.piece_to_id.get(piece);
+  return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
 }
 
 Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
@@ -121,10 +129,16 @@ Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
 
   auto impl = std::make_unique<Impl>();
   impl->source = where;
-  const json j = read_json(file);
+  Tables tables;
+  tok::JsonTables callbacks;
+  callbacks.on_vocab = [&](std::string& piece, int64_t id) { add_vocab(tables, piece, id, where); };
+  callbacks.on_merge = [&](std::string& l, std::string& r, bool pair) { add_merge(tables, l, r, pair, where); };
+  tok::JsonReadResult doc = tok::read_tokenizer_json(read_text(file), where, callbacks);
+  const json& j = doc.tree;
   if (!j.is_object()) fail(where, "not a tokenizer.json (top level is not an object)");
   try {
-    load_model(j.contains("model") ? j.at("model") : json(), where, impl->model);
+    load_model(j.contains("model") ? j.at("model") : json(), tables, doc.has_vocab, doc.has_merges,
+               where, impl->model);
     auto null_or = [&](const char* k) { return j.contains(k) ? j.at(k) : json(); };
     impl->normalizer = tok::Normalizer::parse(null_or("normalizer"), where);
     impl->pre = tok::PreTokenizer::parse(null_or("pre_tokenizer"), where);
@@ -134,9 +148,11 @@ Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
     impl->added.build(load_added(null_or("added_tokens"), where), impl->normalizer);
 
     // id -> piece over the model and the added tokens (which win, as in HF's id_to_token).
-    impl->pieces = impl->model.id_to_piece;
-    for (const auto& t : impl->added.tokens())
-      if (impl->pieces.size() <= static_cast<size_t>(t.id)) impl->pieces.resize(t.id + 1);
+    int32_t max_id = -1;
+    impl->model.piece_to_id.for_each([&](std::string_view, int32_t id) { max_id = std::max(max_id, id); });
+    for (const auto& t : impl->added.tokens()) max_id = std::max(max_id, t.id);
+    impl->pieces.assign(static_cast<size_t>(max_id + 1), std::string());
+    impl->model.piece_to_id.for_each([&](std::string_view piece, int32_t id) { impl->pieces[id] = piece; });
     impl->special.assign(impl->pieces.size(), 0);
     for (const auto& t : impl->added.tokens()) {
       impl->pieces[t.id] = t.content;

@@ -258,3 +258,18 @@ TEST(TokenizerStream, MultiByteCharacters) {
   EXPECT_EQ(outs, (std::vector<std::string>{"", "", "", "", "🙂"}));
   EXPECT_EQ(sd.finish(), "");
 }
+
+// Qwen2 normalizes to NFC first: a decomposed "e" + U+0301 encodes as the composed "é", also
+// when the base letter is ASCII and the mark starts a non-ASCII run (the chunking edge).
+TEST(TokenizerNormalize, Qwen2Nfc) {
+  HYB_REQUIRE_SHARED(qwen2, "data/tokenizers/qwen2");
+  const Tokenizer& q = cached(qwen2);
+  EXPECT_EQ(q.encode("cafe\xCC\x81 ok", false), q.encode("caf\xC3\xA9 ok", false));
+  EXPECT_EQ(q.decode(q.encode("cafe\xCC\x81", false)), "caf\xC3\xA9");
+  EXPECT_EQ(q.encode("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB!", false), q.encode("\xED\x95\x9C!", false));  // Hangul jamo -> 한
+  // Llama-3 has no normalizer: the decomposed form stays decomposed.
+  HYB_REQUIRE_SHARED(llama3, "data/tokenizers/llama3");
+  const Tokenizer& l = cached(llama3);
+  EXPECT_NE(l.encode("cafe\xCC\x81", false), l.encode("caf\xC3\xA9", false));
+  EXPECT_EQ(l.decode(l.encode("cafe\xCC\x81", false)), "cafe\xCC\x81");
+}

@@ -78,7 +78,7 @@ TEST(TokenizerErrors, MissingVocabOrMerges) {
   expect_load_error(write_tokenizer("tok_badpre", tiny_json("", R"("pre_tokenizer": {"type": "BertPreTokenizer"},)")),
                     "tokenizer.json", "pre-tokenizer type 'BertPreTokenizer' is not supported");
   expect_load_error(write_tokenizer("tok_badtype", R"({"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}})"),
-                    "tokenizer.json", "unexpected structure");
+                    "tokenizer.json", "is not an integer id");
 }
 
 TEST(TokenizerErrors, CorruptConfigNamesIt) {
