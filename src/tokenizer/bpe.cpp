@@ -11,6 +11,10 @@
 
 namespace hyb::tok {
 
+namespace {
+constexpr std::string_view kWordStart = "\xE2\x96\x81";  // "▁" U+2581
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 // Merge table
 
@@ -115,6 +119,15 @@ void BpeModel::finish_setup() {
     byte_ids[b] = piece_to_id.get(key);
   }
   for (int c = 0; c < 128; ++c) ascii_ids[c] = piece_to_id.get(std::string(1, static_cast<char>(c)));
+
+  // "▁" must be a token itself (else fuse_unk could join unknown characters across the cut),
+  // and may only follow another "▁" inside a token.
+  split_at_word_starts = !byte_level && piece_to_id.get(kWordStart) >= 0;
+  piece_to_id.for_each([&](std::string_view p, int32_t) {
+    for (size_t k = p.find(kWordStart, 1); k != std::string_view::npos; k = p.find(kWordStart, k + 1))
+      if (k < kWordStart.size() || p.substr(k - kWordStart.size(), kWordStart.size()) != kWordStart)
+        split_at_word_starts = false;
+  });
 }
 
 void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& s) const {
@@ -156,7 +169,21 @@ void BpeModel::initial_symbols(std::string_view word, std::vector<int32_t>& s) c
   }
 }
 
-void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
+void BpeModel::tokenize(std::string_view text, std::vector<int32_t>& out) const {
+  if (!split_at_word_starts) return tokenize_word(text, out);
+  // Cut before every "▁" that does not follow another "▁": "▁a▁▁b" -> "▁a", "▁▁b".
+  size_t begin = 0;
+  for (size_t k = text.find(kWordStart, 1); k != std::string_view::npos; k = text.find(kWordStart, k + 1)) {
+    const bool after_start = k >= kWordStart.size() && text.substr(k - kWordStart.size(), kWordStart.size()) == kWordStart;
+    if (k > begin && !after_start) {
+      tokenize_word(text.substr(begin, k - begin), out);
+      begin = k;
+    }
+  }
+  tokenize_word(text.substr(begin), out);
+}
+
+void BpeModel::tokenize_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   const bool cacheable = word.size() <= kCacheMaxWord;
   if (cacheable) {

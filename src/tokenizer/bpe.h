@@ -69,6 +69,11 @@ struct BpeModel {
   bool byte_fallback = false;  // unknown characters become <0xNN> byte tokens (Llama-2)
   bool fuse_unk = false;       // a run of unknown characters is one unk token
   int32_t unk_id = -1;
+  // Sentencepiece-style vocabularies spell word starts with "▁" and have no token with a "▁"
+  // after another character, so no merge ever crosses the start of a "▁" run: a long text (no
+  // pre-tokenizer splits Llama-2's input) can be cut there into words that are merged and cached
+  // one by one, with the same result. finish_setup() checks the vocabulary and sets this.
+  bool split_at_word_starts = false;
 
   // Byte-level: id of the character standing for byte b. Byte fallback: id of "<0xNN>". -1: none.
   std::array<int32_t, 256> byte_ids{};
@@ -87,6 +92,7 @@ struct BpeModel {
 
  private:
   void initial_symbols(std::string_view word, std::vector<int32_t>& symbols) const;
+  void tokenize_word(std::string_view word, std::vector<int32_t>& out) const;
   mutable std::mutex cache_mu_;
   mutable StringMap cache_;
   mutable std::vector<std::pair<uint32_t, uint32_t>> cache_spans_;
