@@ -25,12 +25,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
   std::vector<tok::Segment> segs, norm_segs;
   std::string norm_buf;
   tok::PieceStore store;
-  std::vector<tok::Piece> words;
   auto encode_plain = [&](std::string_view s, bool at_start) {
-    words.clear();
     store.clear();
-    t.pre.run(s, at_start, store, words);
-    for (const tok::Piece& w : words) t.model.tokenize(w.text, ids);
+    t.pre.run(s, at_start, store, [&](const tok::Piece& w) { t.model.tokenize(w.text, ids); });
   };
 
   t.added.split(text, false, segs);
