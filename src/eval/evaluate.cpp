@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 
 #include "model/model.h"
@@ -56,12 +57,14 @@ TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec
                opt.progress ? Progress::Mode::kAuto : Progress::Mode::kSilent);
   int64_t done = 0, batches = 0;
   const auto t0 = std::chrono::steady_clock::now();
+  const std::clock_t c0 = std::clock();
   auto scores = score_requests(model, flat, plan, [&](const Batch& b) {
     for (int64_t k : b.requests) done += --left[owner[k]] == 0;
     r.padded_tokens += b.padded_tokens;
     bar.update(done, fmt::format("batch {} ({} requests)", ++batches, b.requests.size()));
   });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   bar.finish(fmt::format("{} batches, {} padded tokens", batches, r.padded_tokens));
 
   size_t k = 0;
@@ -131,6 +134,7 @@ json results_json(const std::vector<TaskResult>& results, const json& config) {
     out["n-samples"][name] = {{"original", r.n_original}, {"effective", r.instances.size()}};
     out["higher_is_better"][name] = hib;
     out["timing"][name] = {{"seconds", r.seconds},
+                           {"cpu_seconds", r.cpu_seconds},
                            {"samples_per_second", r.seconds > 0 ? r.instances.size() / r.seconds : 0.0},
                            {"padded_tokens", r.padded_tokens}};
   }

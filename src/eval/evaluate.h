@@ -48,7 +48,8 @@ struct TaskResult {
   std::vector<std::vector<TokenRequest>> tokens;  // per instance, per request
   std::vector<DocResult> docs;
   std::vector<Metric> metrics;
-  double seconds = 0;  // scoring time (tokenisation excluded)
+  double seconds = 0;      // scoring wall time (tokenisation excluded)
+  double cpu_seconds = 0;  // process CPU time while scoring (meaningful on a busy machine)
   int64_t padded_tokens = 0;
 };
 

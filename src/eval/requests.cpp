@@ -42,7 +42,10 @@ TokenRequest encode_request(const Request& r, const TextEncoder& enc, const std:
 void truncate_request(TokenRequest& r, int64_t max_len, const std::string& where) {
   const int64_t n_cont = static_cast<int64_t>(r.continuation.size());
   if (n_cont > max_len)
-    fail(where, "continuation of {} tokens does not fit the model's {}-token window", n_cont, max_len);
+    fail(where,
+         "continuation of {} tokens does not fit the model's {}-token window (the harness stops here too; "
+         "--max-length N scores with a larger window)",
+         n_cont, max_len);
   const int64_t total = static_cast<int64_t>(r.context.size()) + n_cont;
   if (total > max_len + 1) r.context.erase(r.context.begin(), r.context.begin() + (total - (max_len + 1)));
 }

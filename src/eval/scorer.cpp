@@ -136,7 +136,9 @@ std::vector<Score> score_requests(CausalLM& model, const std::vector<TokenReques
 }
 
 int64_t auto_token_budget(const CausalLM& model, int64_t longest) {
-  if (!model.device().is_cuda()) return 4096;
+  // CPU: larger batches only add memory traffic once matrices are this tall (stories260K runs
+  // arc_easy in ~20% less CPU time at 1024 padded tokens than at 4096, ~35% less than at 8192).
+  if (!model.device().is_cuda()) return 1024;
 #ifdef HYB_WITH_CUDA
   c10::cuda::CUDACachingAllocator::emptyCache();
   size_t free_b = 0, total_b = 0;

@@ -89,7 +89,7 @@ std::vector<Score> score_requests(CausalLM& model, const std::vector<TokenReques
 // Whether every layer's cache can be rewound (all layers full attention).
 bool kv_cache_only(const CausalLM& model);
 // Padded tokens per batch for --batch-size auto: from free device memory on CUDA (for rows of
-// up to `longest` tokens), a fixed budget on CPU.
+// up to `longest` tokens), 1024 on CPU.
 int64_t auto_token_budget(const CausalLM& model, int64_t longest);
 
 }  // namespace hyb::eval
