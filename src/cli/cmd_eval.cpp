@@ -22,7 +22,7 @@ namespace hyb::cli {
 
 namespace {
 struct EvalArgs {
-  std::string model, tokenizer, tasks, data, tasks_dir, split, out, samples, device = "cpu", dtype;
+  std::string model, tokenizer, tasks, data, tasks_dir, split, out, samples, dump, device = "cpu", dtype;
   std::string batch_size = "auto", layout = "shared";
   int64_t limit = 0, num_fewshot = 0, max_length = 0, max_tokens = 0;
   int threads = 0;
@@ -76,6 +76,8 @@ void add_eval(CLI::App& app) {
       ->check(CLI::IsMember({"shared", "rows"}));
   cmd->add_option("--out", a->out, "Write results JSON (lm-evaluation-harness shape)");
   cmd->add_option("--samples", a->samples, "Write one JSON line per document (requests, log-likelihoods, prediction, gold)");
+  cmd->add_option("--dump-requests", a->dump,
+                  "Write every request's token ids (untruncated unless --max-length) and exit: no model needed");
   cmd->add_option("--device", a->device, "cpu or cuda");
   cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, checkpoint's on CUDA)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, one for models narrower than 256)");
@@ -88,6 +90,20 @@ void add_eval(CLI::App& app) {
         for (const auto& m : t.metrics) metrics += (metrics.empty() ? "" : ", ") + m;
         std::cout << fmt::format("{:<18} split {:<10} {}\n", t.name, t.split, metrics);
       }
+      return;
+    }
+    if (!a->dump.empty()) {  // tokenisation only: compare with the harness (tools/harness_xcheck.py)
+      if (a->model.empty() && a->tokenizer.empty()) fail("--tokenizer", "give --tokenizer or --model");
+      const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
+      const auto enc = eval::TextEncoder::from(tok);
+      eval::EvalOptions opt;
+      opt.tasks_dir = tasks_dir(*a);
+      opt.split = a->split;
+      opt.limit = a->limit;
+      opt.num_fewshot = a->num_fewshot;
+      std::vector<eval::TaskResult> prepared;
+      for (const auto& t : resolve_tasks(*a)) prepared.push_back(eval::prepare_task(t, enc, opt, a->max_length));
+      eval::write_requests(prepared, a->dump);
       return;
     }
     if (a->model.empty()) fail("--model", "required");

@@ -15,7 +15,7 @@ namespace hyb::eval {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt) {
+TaskResult prepare_task(const TaskSpec& task, const TextEncoder& enc, const EvalOptions& opt, int64_t max_len) {
   TaskResult r;
   r.task = task;
   r.split = opt.split.empty() ? task.split : opt.split;
@@ -27,20 +27,28 @@ TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec
   if (opt.num_fewshot > 0 && !task.fewshot_split.empty())
     pool = load_task_docs(task, task_file(task, opt.tasks_dir, task.fewshot_split));
   r.instances = build_instances(task, docs, pool, opt.num_fewshot, task.fewshot_split == r.split);
-
-  // Token requests, flattened; owner[k] = the instance of request k.
-  const int64_t max_len = opt.max_length > 0 ? opt.max_length : model.config().max_position_embeddings;
-  std::vector<TokenRequest> flat;
-  std::vector<int64_t> owner;
-  int64_t longest = 0;
   r.tokens.resize(r.instances.size());
   for (size_t i = 0; i < r.instances.size(); ++i) {
     for (const auto& req : r.instances[i].requests) {
       TokenRequest t = encode_request(req, enc, docs[i].where);
-      truncate_request(t, max_len, docs[i].where);
+      if (max_len > 0) truncate_request(t, max_len, docs[i].where);
+      r.tokens[i].push_back(std::move(t));
+    }
+  }
+  return r;
+}
+
+TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt) {
+  const int64_t max_len = opt.max_length > 0 ? opt.max_length : model.config().max_position_embeddings;
+  TaskResult r = prepare_task(task, enc, opt, max_len);
+  // Token requests, flattened; owner[k] = the instance of request k.
+  std::vector<TokenRequest> flat;
+  std::vector<int64_t> owner;
+  int64_t longest = 0;
+  for (size_t i = 0; i < r.tokens.size(); ++i) {
+    for (const auto& t : r.tokens[i]) {
       longest = std::max<int64_t>(longest, t.context.size() + t.continuation.size());
-      r.tokens[i].push_back(t);
-      flat.push_back(std::move(t));
+      flat.push_back(t);
       owner.push_back(static_cast<int64_t>(i));
     }
   }
@@ -169,6 +177,23 @@ void write_samples(const std::vector<TaskResult>& results, const fs::path& file)
       f << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     }
   }
+  if (!f) fail(file.string(), "write failed");
+}
+
+void write_requests(const std::vector<TaskResult>& results, const fs::path& file) {
+  std::ofstream f(file);
+  if (!f) fail(file.string(), "cannot write");
+  for (const auto& r : results)
+    for (size_t i = 0; i < r.instances.size(); ++i)
+      for (size_t j = 0; j < r.instances[i].requests.size(); ++j)
+        f << json{{"task", r.task.name},
+                  {"doc_id", r.instances[i].doc_id},
+                  {"context", r.instances[i].requests[j].context},
+                  {"continuation", r.instances[i].requests[j].continuation},
+                  {"ctx_ids", r.tokens[i][j].context},
+                  {"cont_ids", r.tokens[i][j].continuation}}
+                 .dump(-1, ' ', false, json::error_handler_t::replace)
+          << "\n";
   if (!f) fail(file.string(), "write failed");
 }
 

@@ -53,6 +53,9 @@ struct TaskResult {
   int64_t padded_tokens = 0;
 };
 
+// Documents, requests and their tokens (left-truncated to max_len when > 0); no model needed.
+TaskResult prepare_task(const TaskSpec& task, const TextEncoder& enc, const EvalOptions& opt, int64_t max_len);
+// prepare_task, then scoring and metrics.
 TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt);
 
 // {"results": {task: {"acc,none": x, "acc_stderr,none": y, ...}}, "n-shot", "n-samples",
@@ -60,6 +63,9 @@ TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec
 nlohmann::json results_json(const std::vector<TaskResult>& results, const nlohmann::json& config);
 // One JSON line per document: doc_id, gold, prediction(s), requests with their log-likelihoods.
 void write_samples(const std::vector<TaskResult>& results, const std::filesystem::path& file);
+// One JSON line per request: task, doc_id, context, continuation, ctx_ids, cont_ids (for
+// comparing tokenisation with the harness: tools/harness_xcheck.py tok).
+void write_requests(const std::vector<TaskResult>& results, const std::filesystem::path& file);
 // The harness's summary table (markdown) for stdout.
 std::string results_table(const std::vector<TaskResult>& results);
 

@@ -11,6 +11,7 @@ TextEncoder TextEncoder::from(const Tokenizer& tok) {
   e.encode = [&tok](const std::string& text, bool add_special) { return tok.encode(text, add_special); };
   if (tok.bos_id()) e.prefix_token = *tok.bos_id();
   else if (tok.eos_id()) e.prefix_token = *tok.eos_id();
+  if (e.prefix_token >= 0) e.prefix_text = tok.decode({e.prefix_token}, false);
   return e;
 }
 
@@ -30,8 +31,10 @@ TokenRequest encode_request(const Request& r, const TextEncoder& enc, const std:
     const std::string ctx = py_rstrip(r.context);
     const std::string cont = r.context.substr(ctx.size()) + r.continuation;
     if (ctx.empty()) return encode_request(Request{"", cont}, enc, where);
-    t.context = enc.encode(ctx, true);
-    auto whole = enc.encode(ctx + cont, true);
+    // The harness's has_bos_prefix: a text that already starts with the BOS text gets no second one.
+    const bool special = enc.prefix_text.empty() || ctx.rfind(enc.prefix_text, 0) != 0;
+    t.context = enc.encode(ctx, special);
+    auto whole = enc.encode(ctx + cont, special);
     if (whole.size() > t.context.size()) t.continuation.assign(whole.begin() + t.context.size(), whole.end());
   }
   if (t.continuation.empty()) fail(where, "continuation '{}' encodes to no tokens", r.continuation);

@@ -2,7 +2,8 @@
 // harness's rules (lm_eval/api/model.py _encode_pair, models/huggingface.py):
 //   - trailing whitespace of the context moves to the front of the continuation;
 //   - ctx = tok(context), cont = tok(context + continuation)[len(ctx):] (the tokenizer's own
-//     special tokens apply: a BOS for Llama-style tokenizers, none for Qwen2);
+//     special tokens apply: a BOS for Llama-style tokenizers, none for Qwen2; none either when
+//     the text already starts with the prefix token's text, e.g. "<s>");
 //   - an empty context becomes [BOS] (EOS where there is no BOS), cont = tok(continuation)
 //     without special tokens;
 //   - the model reads (ctx + cont)[-(max_len+1):][:-1]: the context is cut from the left.
@@ -25,6 +26,7 @@ struct TextEncoder {
   // HF `tokenizer.encode(text, add_special_tokens=add_special)`.
   std::function<std::vector<int32_t>(const std::string& text, bool add_special)> encode;
   int32_t prefix_token = -1;  // BOS, else EOS: the context of a request whose context is empty
+  std::string prefix_text;    // that token decoded ("<s>"): a text starting so gets no special tokens
   static TextEncoder from(const Tokenizer& tok);
 };
 

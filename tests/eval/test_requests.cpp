@@ -3,6 +3,7 @@
 // on the real stories260K and Qwen2 tokenizers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -104,6 +105,12 @@ TEST(EvalRequests, RealTokenizers) {
     const auto whole = tok.encode("Question: Is the sky blue?\nAnswer: yes", true);
     EXPECT_EQ(r.continuation, std::vector<int32_t>(whole.begin() + r.context.size(), whole.end())) << dir;
     EXPECT_EQ(!r.context.empty() && tok.bos_id() && r.context[0] == *tok.bos_id(), tok.adds_bos()) << dir;
+    if (tok.adds_bos()) {  // a context that starts with "<s>" gets no second BOS (has_bos_prefix)
+      const std::string bos = tok.decode({*tok.bos_id()}, false);
+      auto own = encode_request({bos + "Hello", " world"}, enc, dir.string());
+      EXPECT_EQ(own.context, tok.encode(bos + "Hello", false)) << dir;
+      EXPECT_EQ(std::count(own.context.begin(), own.context.end(), *tok.bos_id()), 1) << dir;
+    }
     // The space is inside the continuation's first token ("▁yes" / "Ġyes").
     const std::string first = tok.piece(r.continuation[0]);
     EXPECT_TRUE(first.rfind("\u2581", 0) == 0 || first.rfind("\u0120", 0) == 0) << dir << " " << first;
