@@ -13,6 +13,14 @@ and never downloads anything. Two checks:
                                    splitting (TemplateLM.loglikelihood -> _encode_pair, and HFLM's
                                    tok_encode rules) over the `tokenizers` library (no torch needed).
 
+  tasks TASKS_DIR DUMP.jsonl [RESULTS.json SAMPLES.jsonl]
+                                   the harness's own task definitions (its YAML, templates and
+                                   utils.py, ConfigurableTask.build_all_requests) over our task
+                                   files: every (context, continuation) of a `--dump-requests` file
+                                   must be the harness's. With a results file and its samples file,
+                                   also the harness's metrics (process_results, aggregation, stderr)
+                                   on our log-likelihoods against ours. Needs `datasets`, `sacrebleu`.
+
 Options come from the environment: DEVICE (cuda/cpu), BATCH (HFLM batch size, default 64).
 """
 import json
@@ -127,7 +135,93 @@ def check_tok(tokenizer_dir, path):
     print(f"{tokenizer_dir}: {n} requests, {bad} differ")
 
 
+def hellaswag_jsonl(text_file, out):
+    """llama.cpp's HellaSwag text -> Hugging Face fields, by the rule of src/eval/docs.cpp."""
+    import bz2
+
+    lines = (bz2.open(text_file, "rt") if text_file.endswith(".bz2") else open(text_file)).read().split("\n")
+    with open(out, "w") as f:
+        for i in range(0, len(lines) - 5, 6):
+            label, ctx = lines[i].split(": ", 1)
+            ctx_a, ctx_b = ctx, ""
+            dot = ctx.rfind(". ")
+            if dot >= 0 and dot + 2 < len(ctx) and "a" <= ctx[dot + 2] <= "z":
+                ctx_a, ctx_b = ctx[:dot + 1], ctx[dot + 2:]
+            f.write(json.dumps({"activity_label": label, "ctx_a": ctx_a, "ctx_b": ctx_b,
+                                "endings": lines[i + 2:i + 6], "label": lines[i + 1].strip()}) + "\n")
+
+
+def harness_task(name, tasks_dir, num_fewshot):
+    from lm_eval.api.task import ConfigurableTask
+    from lm_eval.tasks import TaskManager
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    cfg = load_yaml(TaskManager().task_index[name].yaml_path, resolve_func=True)
+    split = cfg.get("test_split") or cfg.get("validation_split")
+    files = {}
+    for s in {split, cfg.get("fewshot_split")} - {None}:
+        path = os.path.join(tasks_dir, name, s + ".jsonl")
+        if name == "hellaswag" and not os.path.exists(path):
+            path = f"/tmp/hellaswag_{s}.jsonl"
+            hellaswag_jsonl(os.path.join(tasks_dir, name, s + "_llamacpp_format.txt.bz2"), path)
+        files[s] = path
+    for key in ("training_split", "validation_split", "test_split"):
+        if cfg.get(key) != split:
+            cfg[key] = None
+    cfg.update(dataset_path="json", dataset_name=None, dataset_kwargs={"data_files": files},
+               num_fewshot=num_fewshot)
+    cfg.pop("include", None)
+    return ConfigurableTask(config=cfg)
+
+
+def check_tasks(tasks_dir, dump, results=None, samples=None):
+    mine = {}
+    for line in open(dump):
+        r = json.loads(line)
+        mine.setdefault(r["task"], []).append(r)
+    config = json.load(open(results)) if results else None
+    lls = {}
+    if samples:
+        for line in open(samples):
+            d = json.loads(line)
+            lls[(d["task"], d["doc_id"])] = [(r["loglikelihood"], r["is_greedy"]) for r in d["requests"]]
+    for name, rows in mine.items():
+        n_docs = max(r["doc_id"] for r in rows) + 1
+        shots = config["config"].get("num_fewshot", 0) if config else int(os.environ.get("FEWSHOT", "0"))
+        task = harness_task(name, tasks_dir, shots)
+        task.build_all_requests(limit=n_docs, rank=0, world_size=1)
+        theirs = sorted(task.instances, key=lambda x: (x.doc_id, x.idx))
+        bad = sum(tuple(i.args) != (r["context"], r["continuation"]) for i, r in zip(theirs, rows))
+        bad += abs(len(theirs) - len(rows))
+        line = f"{name:20s} docs {n_docs:5d} requests {len(rows):6d} differ {bad}"
+        if bad:
+            i, r = next((i, r) for i, r in zip(theirs, rows) if tuple(i.args) != (r["context"], r["continuation"]))
+            line += f"\n   first: harness {i.args!r:.300}\n          ours    {(r['context'], r['continuation'])!r:.300}"
+        if config and name in config["results"]:
+            from lm_eval.api.metrics import stderr_for_metric
+
+            docs = list(task.eval_docs)
+            per_metric = {}
+            for doc_id in range(n_docs):
+                for k, v in task.process_results(docs[doc_id], lls[(name, doc_id)]).items():
+                    per_metric.setdefault(k, []).append(v)
+            agg = task.aggregation()
+            for k, items in per_metric.items():
+                if k not in agg:
+                    continue
+                value = agg[k](items)
+                fn = stderr_for_metric(agg[k], bootstrap_iters=100000)  # the harness default
+                err = fn(items) if fn else float("nan")
+                ours = config["results"][name]
+                line += (f"\n   {k:10s} harness {value:.6f} ± {err:.6f}   ours {ours[k + ',none']:.6f} ± "
+                         f"{ours[k + '_stderr,none']}")
+        print(line)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "tasks":
+        check_tasks(*sys.argv[2:])
+        sys.exit()
     if sys.argv[1] == "ll":
         check_ll(sys.argv[2], sys.argv[3:])
     elif sys.argv[1] == "tok":

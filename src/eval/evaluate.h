@@ -6,7 +6,7 @@
 //   task      task entries (tasks.cpp: the built-in ones) and the engine that makes requests
 //   requests  strings -> token ids (context/continuation split, left truncation)
 //   scorer    batched log-likelihoods with shared contexts (plan.cpp: the batch planner)
-//   metrics   acc, acc_norm, perplexity and their standard errors
+//   metrics   acc, acc_norm, perplexity and their standard errors (bootstrap: the harness's)
 //   evaluate  (this file) one task end to end, and the harness-shaped results / samples files
 //   cloze     a TinyStories cloze task generator (for tiny models)
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "eval/bootstrap.h"
 #include "eval/text.h"
 
 namespace hyb::eval {
@@ -57,7 +58,7 @@ std::vector<Metric> aggregate(const TaskSpec& task, const std::vector<DocResult>
     Metric m{name, mean(x), several ? mean_stderr(x) : 0.0, several};
     if (name == "perplexity") {
       m.value = std::exp(-m.value);
-      m.stderr = m.value * m.stderr;  // delta method: d exp(-u) = exp(-u) du
+      if (several) m.stderr = bootstrap_stderr(x, [](const std::vector<double>& v) { return std::exp(-mean(v)); });
     }
     out.push_back(m);
   }

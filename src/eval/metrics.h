@@ -2,9 +2,8 @@
 //   acc        argmax_i ll_i == gold (ties: the first index); loglikelihood tasks: is_greedy
 //   acc_norm   argmax_i ll_i / len(choice_i) == gold, len in Unicode code points
 //   perplexity exp(-mean ll) (loglikelihood tasks)
-// Standard errors as the harness: sqrt(sample variance (n-1) / n) for means; for perplexity the
-// harness bootstraps (100k resamples); we report the delta-method value ppl * stderr(mean ll),
-// which that bootstrap estimates. Pure C++.
+// Standard errors as the harness: sqrt(sample variance (n-1) / n) for means; for perplexity its
+// bootstrap (100,000 resamples drawn by Python's seeded generator, eval/bootstrap). Pure C++.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "eval/bootstrap.h"
 #include "eval/metrics.h"
 #include "util/progress.h"
 
@@ -58,8 +59,27 @@ TEST(EvalMetrics, Perplexity) {
   std::vector<DocResult> docs = {score_doc(t, inst, {-1.0}, {true}), score_doc(t, inst, {-3.0}, {false})};
   auto m = aggregate(t, docs);
   EXPECT_NEAR(m[0].value, std::exp(2.0), 1e-9);
-  EXPECT_NEAR(m[0].stderr, std::exp(2.0) * mean_stderr({-1.0, -3.0}), 1e-9);
+  EXPECT_NEAR(m[0].stderr, bootstrap_stderr({-1.0, -3.0}, [](const std::vector<double>& v) {
+                return std::exp(-(v[0] + v[1]) / 2);
+              }), 1e-12);
   EXPECT_DOUBLE_EQ(m[1].value, 0.5);
+}
+
+TEST(EvalMetrics, PythonRandomAndTheHarnessBootstrap) {
+  // Values printed by CPython 3.11: random.Random(0).random() x3, random.Random(7).random(), and
+  // the harness's bootstrap of exp(-mean) over 3 chunks (3000 resamples) of xs.
+  PyRandom r0(0);
+  EXPECT_DOUBLE_EQ(r0.random(), 0.8444218515250481);
+  EXPECT_DOUBLE_EQ(r0.random(), 0.7579544029403025);
+  EXPECT_DOUBLE_EQ(r0.random(), 0.420571580830845);
+  EXPECT_DOUBLE_EQ(PyRandom(7).random(), 0.32383276483316237);
+  const std::vector<double> xs = {-1.0, -3.0, -2.5, -0.5, -7.0};
+  auto ppl = [](const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v) s += x;
+    return std::exp(-s / static_cast<double>(v.size()));
+  };
+  EXPECT_NEAR(bootstrap_stderr(xs, ppl, 3000), 59.374517246963535, 1e-9);
 }
 
 TEST(Progress, Format) {
