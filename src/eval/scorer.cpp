@@ -32,6 +32,42 @@ void rewind_row(ModelCache& cache, int64_t row, int64_t real) {
   cache.lengths.at(row) = real;
 }
 
+// A cache whose row r continues row parent[r].second of caches[parent[r].first], with room for
+// `extra` more tokens. When every row comes from one KV-only cache this is one gather per layer;
+// copy_row (any mixer) costs two copies per row per layer, thousands of kernels on a GPU.
+std::unique_ptr<ModelCache> continue_rows(CausalLM& model, const std::vector<std::unique_ptr<ModelCache>>& caches,
+                                          const std::vector<std::pair<int64_t, int64_t>>& parent, int64_t extra) {
+  const int64_t B = static_cast<int64_t>(parent.size());
+  int64_t longest = 0;
+  bool one_source = true;
+  for (const auto& [q, row] : parent) {
+    longest = std::max(longest, caches.at(q)->lengths.at(row));
+    one_source = one_source && q == parent[0].first;
+  }
+  auto cache = model.make_cache(B, longest + extra);
+  const ModelCache& src = *caches[parent[0].first];
+  bool gathered = one_source;
+  for (size_t l = 0; gathered && l < cache->layers.size(); ++l)
+    gathered = dynamic_cast<KVCache*>(cache->layers[l].get()) && dynamic_cast<const KVCache*>(src.layers[l].get());
+  if (!gathered) {
+    for (int64_t r = 0; r < B; ++r) cache->copy_row(r, *caches[parent[r].first], parent[r].second);
+    return cache;
+  }
+  std::vector<int64_t> rows;
+  for (const auto& p : parent) rows.push_back(p.second);
+  for (size_t l = 0; l < cache->layers.size(); ++l) {
+    auto& dst = static_cast<KVCache&>(*cache->layers[l]);
+    const auto& from = static_cast<const KVCache&>(*src.layers[l]);
+    const int64_t n = std::min(from.k.size(2), dst.k.size(2));
+    const at::Tensor idx = at::tensor(rows, at::kLong).to(from.k.device());
+    dst.k.narrow(2, 0, n).copy_(from.k.index_select(0, idx).narrow(2, 0, n));
+    dst.v.narrow(2, 0, n).copy_(from.v.index_select(0, idx).narrow(2, 0, n));
+    for (int64_t r = 0; r < B; ++r) dst.lengths[r] = from.lengths.at(rows[r]);
+  }
+  for (int64_t r = 0; r < B; ++r) cache->lengths[r] = src.lengths.at(rows[r]);
+  return cache;
+}
+
 }  // namespace
 
 std::pair<at::Tensor, at::Tensor> score_pass(const CausalLM& model, const Pass& pass, const at::Tensor& hidden) {
@@ -87,10 +123,7 @@ std::vector<Score> run_batch(CausalLM& model, const Batch& batch, const RunHooks
     const int64_t B = pass.ids.size(0), T = pass.ids.size(1);
     std::unique_ptr<ModelCache> cache;
     if (!pass.parent.empty()) {
-      int64_t longest = 0;
-      for (const auto& [q, row] : pass.parent) longest = std::max(longest, caches.at(q)->lengths.at(row));
-      cache = model.make_cache(B, longest + T);
-      for (int64_t r = 0; r < B; ++r) cache->copy_row(r, *caches[pass.parent[r].first], pass.parent[r].second);
+      cache = continue_rows(model, caches, pass.parent, T);
     } else if (pass.keep_cache) {
       cache = model.make_cache(B, T);
     }
