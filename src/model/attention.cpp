@@ -63,7 +63,20 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
   // Keys and values visible to this call: the cache's (after appending), or just these.
   at::Tensor keys = k, values = v, mask;  // mask: additive [B,1,T,L] or undefined (= causal from 0)
   int64_t L = T;
-  if (cache_base) {
+  if (cache_base && pos.static_mask.defined()) {
+    // Decoding step with fixed shapes: row b writes its key at pos[b]; the mask hides the rest.
+    auto& c = dynamic_cast<KVCache&>(*cache_base);
+    TORCH_CHECK(T == 1, "static-shape decoding takes one token per row");
+    auto rows = at::arange(B, pos.pos.options());
+    auto at_pos = pos.pos.select(1, 0);
+    using at::indexing::Slice;
+    c.k.index_put_({rows, Slice(), at_pos}, k.select(2, 0));
+    c.v.index_put_({rows, Slice(), at_pos}, v.select(2, 0));
+    keys = c.k;
+    values = c.v;
+    L = c.k.size(2);
+    mask = pos.static_mask;
+  } else if (cache_base) {
     auto& c = dynamic_cast<KVCache&>(*cache_base);
     const int64_t first = c.lengths[0];
     const bool same = std::all_of(c.lengths.begin(), c.lengths.end(), [&](int64_t n) { return n == first; });
