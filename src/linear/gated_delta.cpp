@@ -105,7 +105,7 @@ class GatedDelta final : public LinearMixer {
       const at::Tensor past = cache ? cache->conv[i] : at::Tensor();
       auto c = form == LinearForm::kNaive ? ops::causal_conv_naive(in, taps, past)
                                           : ops::causal_conv(in, taps, past);
-      if (cache) cache->conv[i] = c.cache.to(cache->conv[i].scalar_type());
+      if (cache) cache->conv[i].copy_(c.cache);  // in place: CUDA graphs replay fixed addresses
       return at::silu(c.y);
     };
     auto q = at::linear(x, q_w_, q_b_), k = at::linear(x, k_w_, k_b_);
@@ -131,7 +131,7 @@ class GatedDelta final : public LinearMixer {
     if (form == LinearForm::kNaive) r = ops::gated_delta_naive(q, k, v, g, beta, scale, h0);
     else if (form == LinearForm::kStep) r = ops::gated_delta_step(q, k, v, g, beta, scale, h0);
     else r = ops::gated_delta_chunk(q, k, v, g, beta, scale, h0, s_.chunk_size);
-    if (cache) cache->state = r.state.to(cache->state.scalar_type());
+    if (cache) cache->state.copy_(r.state);  // in place: CUDA graphs replay fixed addresses
 
     auto gate = at::linear(x, g_w_).view({B, T, H_, d_});
     auto o = gated_rms_norm(r.o, gate, norm_w_, s_.norm_eps).to(x.scalar_type());

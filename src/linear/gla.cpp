@@ -73,7 +73,7 @@ class GLA final : public LinearMixer {
     if (form == LinearForm::kNaive) r = ops::gla_naive(q, k, v, gk, scale, h0);
     else if (form == LinearForm::kStep) r = ops::gla_step(q, k, v, gk, scale, h0);
     else r = ops::gla_chunk(q, k, v, gk, scale, h0, s_.chunk_size);
-    if (cache) cache->state = r.state.to(cache->state.scalar_type());
+    if (cache) cache->state.copy_(r.state);  // in place: CUDA graphs replay fixed addresses
 
     auto gate = at::linear(x, g_w_).view({B, T, H_, d_});
     auto o = gated_rms_norm(r.o, gate, norm_w_, s_.norm_eps).to(x.scalar_type());
