@@ -11,5 +11,6 @@ void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_random_model(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_eval(CLI::App& app);
 
 }  // namespace hyb::cli

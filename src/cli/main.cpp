@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   hyb::cli::add_tokenize(app);
   hyb::cli::add_random_model(app);
   hyb::cli::add_bench(app);
+  hyb::cli::add_eval(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
