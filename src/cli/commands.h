@@ -10,5 +10,7 @@ void add_info(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_random_model(CLI::App& app);
+void add_distill(CLI::App& app);
+void add_perplexity(CLI::App& app);
 
 }  // namespace hyb::cli
