@@ -214,11 +214,13 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, 
   return m;
 }
 
-void CausalLM::set_mixer(int64_t l, std::unique_ptr<TokenMixer> mixer, const nlohmann::json& settings) {
+std::unique_ptr<TokenMixer> CausalLM::set_mixer(int64_t l, std::unique_ptr<TokenMixer> mixer,
+                                                const nlohmann::json& settings) {
   const bool linear = mixer->kind() != "full_attention";
-  layers_.at(l).mixer = std::move(mixer);
+  std::swap(layers_.at(l).mixer, mixer);
   cfg_.layer_types.at(l) = linear ? "linear_attention" : "full_attention";
   if (linear && !settings.is_null()) cfg_.linear = settings;
+  return mixer;
 }
 
 const AttentionWeights& CausalLM::attention_weights(int64_t l) const {

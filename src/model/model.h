@@ -64,8 +64,10 @@ class CausalLM : public Module {
   at::ScalarType dtype() const { return embed_.scalar_type(); }
   at::Device device() const { return embed_.device(); }
 
-  // Swaps layer l's token mixer (e.g. for a distilled linear module); updates layer_types.
-  void set_mixer(int64_t l, std::unique_ptr<TokenMixer> mixer, const nlohmann::json& linear_settings = {});
+  // Swaps layer l's token mixer (e.g. for a distilled linear module); updates layer_types and
+  // returns the mixer it replaced (so a search can swap it back).
+  std::unique_ptr<TokenMixer> set_mixer(int64_t l, std::unique_ptr<TokenMixer> mixer,
+                                        const nlohmann::json& linear_settings = {});
   // The attention weights of layer l (to initialise a linear module from them).
   const AttentionWeights& attention_weights(int64_t l) const;
 
