@@ -19,7 +19,6 @@
 #include "distill/data.h"
 #include "distill/distill.h"
 #include "distill/linear_file.h"
-#include "distill/progress.h"
 #include "distill/students.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
@@ -28,6 +27,7 @@
 #include "util/error.h"
 #include "util/interrupt.h"
 #include "util/plot.h"
+#include "util/progress.h"
 #include "util/threads.h"
 
 namespace hyb {
@@ -252,7 +252,10 @@ DistillResult run_distill(const DistillOptions& o) {
 
   // ---- The loop ----------------------------------------------------------------------------
   StopOnSignal stop;
-  ProgressBar bar(total, step, o.progress);
+  // The bar counts this run's tokens, so its rate is tokens/s and its ETA the remaining time.
+  Progress bar("distill", (total - step) * tokens_per_step, "tok",
+               o.progress ? Progress::Mode::kAuto : Progress::Mode::kSilent);
+  bar.plain_interval = 30;
   const auto t0 = std::chrono::steady_clock::now();
   auto secs = [&] { return seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const size_t L = students.size();
@@ -294,7 +297,7 @@ DistillResult run_distill(const DistillOptions& o) {
     for (size_t i = 0; i < L; ++i) {
       const double loss = lv[i].item<double>(), var = vv[i].item<double>();
       if (!std::isfinite(loss)) {
-        bar.finish();
+        bar.finish("stopped");
         fail("layer " + std::to_string(students[i].layer),
              "loss is {} at step {} (training sequences {}-{}); stopped: outputs and the last checkpoint (step {}) "
              "are left as they were",
@@ -330,7 +333,7 @@ DistillResult run_distill(const DistillOptions& o) {
       save_checkpoint(o.out_dir, students, state_json(step, secs()));
       last_ckpt = step;
     }
-    bar.update(step, static_cast<double>(tokens_run), worst, last);
+    bar.update(tokens_run, fmt::format("step {}/{} | {}", step, total, worst));
     if (o.after_step) o.after_step(step);
   }
   bar.finish();
