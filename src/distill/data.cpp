@@ -162,11 +162,12 @@ bool SequenceStream::pack(std::vector<int32_t>& out) {
     // Compact before appending so the buffer holds at most one sequence plus one document.
     buffer_.erase(buffer_.begin(), buffer_.begin() + buffer_pos_);
     buffer_pos_ = 0;
-    if (tok_.bos) buffer_.push_back(*tok_.bos);
     const size_t start = buffer_.size();
+    if (tok_.bos) buffer_.push_back(*tok_.bos);
     auto ids = tok_.encode(doc);
     buffer_.insert(buffer_.end(), ids.begin(), ids.end());
-    if (opt_.vocab_size > 0) {
+    if (tok_.eos) buffer_.push_back(*tok_.eos);
+    if (opt_.vocab_size > 0) {  // every id indexes the embedding: BOS and EOS included
       for (size_t i = start; i < buffer_.size(); ++i) {
         int32_t& id = buffer_[i];
         if (id >= 0 && id < opt_.vocab_size) continue;
@@ -176,7 +177,6 @@ bool SequenceStream::pack(std::vector<int32_t>& out) {
         id = static_cast<int32_t>(id % opt_.vocab_size);
       }
     }
-    if (tok_.eos) buffer_.push_back(*tok_.eos);
   }
   out.assign(buffer_.begin() + buffer_pos_, buffer_.begin() + buffer_pos_ + T);
   buffer_pos_ += T;
