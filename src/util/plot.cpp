@@ -74,11 +74,8 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;  // nothing to draw: empty axes
   if (x1 == x0) x0 -= 0.5, x1 += 0.5;
   if (y1 == y0) y0 -= 0.5, y1 += 0.5;
-  if (opt.log_y) y0 = std::floor(y0), y1 = std::ceil(y1);  // whole decades
-  else {
-    const double pad = (y1 - y0) * 0.05;
-    y0 -= pad, y1 += pad;
-  }
+  const double pad = (y1 - y0) * 0.05;  // log units on a log axis
+  y0 -= pad, y1 += pad;
 
   // Layout: plot area inside margins; legend on the right.
   const double W = opt.width, H = opt.height, left = 70, right = 170, top = 40, bottom = 55;
@@ -103,8 +100,15 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
   }
   std::vector<double> yt;
   if (opt.log_y) {
-    const int step = std::max(1, static_cast<int>(std::ceil((y1 - y0) / 8)));  // at most ~8 decades labelled
-    for (double d = y0; d <= y1 + 1e-9; d += step) yt.push_back(d);
+    // m x 10^k: more mantissas when the axis spans few decades, every n-th decade when many.
+    const double span = y1 - y0;
+    const std::vector<int> mants = span <= 1.2 ? std::vector<int>{1, 2, 3, 5} : span <= 3 ? std::vector<int>{1, 2, 5}
+                                                                                           : std::vector<int>{1};
+    const int every = std::max(1, static_cast<int>(std::ceil(span / 8)));
+    for (int k = static_cast<int>(std::floor(y0)); k <= static_cast<int>(std::ceil(y1)); ++k) {
+      if (k % every != 0) continue;
+      for (int m : mants) yt.push_back(k + std::log10(static_cast<double>(m)));
+    }
   } else {
     yt = nice_ticks(y0, y1);
   }
