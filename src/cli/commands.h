@@ -12,5 +12,7 @@ void add_tokenize(CLI::App& app);
 void add_random_model(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_eval(CLI::App& app);
+void add_distill(CLI::App& app);
+void add_perplexity(CLI::App& app);
 
 }  // namespace hyb::cli
