@@ -54,9 +54,10 @@ TEST_P(LinearModule, FormsMatchFp64Naive) {
               "%.2e, fp32 final state %.2e\n", s.kind.c_str(), worst_chunk, worst_step,
               worst_chunk64, worst_state);
   EXPECT_LT(worst_chunk64, 1e-12);
-  // fp32 floor: the fp32 naive recurrence itself is off by up to ~5e-6 for GDN / Jet here (the
-  // output norm magnifies the rounding of heads whose o is small), so 2e-5 for those, 1e-5 for GLA.
-  const double tol = s.kind == "gla" ? 1e-5 : 2e-5;
+  // fp32 floor: the output norm magnifies the rounding of heads whose o is small next to the
+  // state; for GDN / Jet the fp32 naive recurrence itself is off by ~5e-6 here, and the decoding
+  // steps reached 1.8e-5 with LibTorch 2.11's kernels. So 5e-5 for those, 1e-5 for GLA.
+  const double tol = s.kind == "gla" ? 1e-5 : 5e-5;
   EXPECT_LT(worst_chunk, tol);
   EXPECT_LT(worst_step, tol);
   EXPECT_LT(worst_state, tol);
