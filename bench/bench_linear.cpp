@@ -4,7 +4,7 @@
 //       Qwen2.5-1.5B (D=1536, H=12, Hkv=2, d=128).
 //   CUDA (--device cuda, bf16, B=4, T=2048, Qwen shape): the same forms, the decoding step, the
 //       bare chunked recurrence, and causal scaled-dot-product attention on the same q/k/v shape.
-// usage: bench_linear [--device cpu|cuda] [--threads N] [--quick]
+// usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] [--kind K] [--T N]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -90,7 +90,12 @@ double fwd_bwd_ms(hyb::LinearMixer& m, const at::Tensor& x, LinearForm form) {
 
 std::string cell(double ms) { return ms < 0 ? "skipped" : fmt::format("{:.1f}", ms); }
 
-void bench_cpu(bool quick) {
+struct Filter {
+  std::string shape, kind;
+  int64_t T = 0;
+};
+
+void bench_cpu(const Filter& only) {
   fmt::print("CPU, fp32, B=1, {} threads; times in ms (median)\n", at::get_num_threads());
   fmt::print("{:<13} {:<4} {:>5} | {:>11} {:>11} | {:>10} {:>10} | {:>8} {:>8}\n", "shape",
              "kind", "T", "chunk fwd", "chunk f+b", "naive fwd", "naive f+b", "fwd x", "f+b x");
@@ -98,7 +103,9 @@ void bench_cpu(bool quick) {
   for (const Shape& sh : {kStories, kQwen})
     for (const char* kind : {"gla", "gdn", "jet"})
       for (int64_t T : {512, 2048}) {
-        if (quick && T > 512) continue;
+        if ((!only.shape.empty() && std::string(sh.name).rfind(only.shape, 0) != 0) ||
+            (!only.kind.empty() && only.kind != kind) || (only.T && only.T != T))
+          continue;
         auto m = make_module(kind, sh, cpu, at::kFloat);
         auto x = at::randn({1, T, sh.D});
         const double cf = fwd_ms(*m, x, LinearForm::kChunked);
@@ -225,13 +232,18 @@ void bench_cuda() {
 int main(int argc, char** argv) {
   std::string device = "cpu";
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  bool quick = false;
+  Filter only;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--quick")) quick = true;
+    const bool has_value = i + 1 < argc;
+    if (!std::strcmp(argv[i], "--device") && has_value) device = argv[++i];
+    else if (!std::strcmp(argv[i], "--threads") && has_value) threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--shape") && has_value) only.shape = argv[++i];
+    else if (!std::strcmp(argv[i], "--kind") && has_value) only.kind = argv[++i];
+    else if (!std::strcmp(argv[i], "--T") && has_value) only.T = std::atoll(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: bench_linear [--device cpu|cuda] [--threads N] [--quick]\n");
+      std::fprintf(stderr,
+                   "usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] "
+                   "[--kind gla|gdn|jet] [--T 512|2048]\n");
       return 2;
     }
   }
@@ -243,7 +255,7 @@ int main(int argc, char** argv) {
     }
     bench_cuda();
   } else {
-    bench_cpu(quick);
+    bench_cpu(only);
   }
   return 0;
 }
