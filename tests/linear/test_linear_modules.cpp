@@ -54,13 +54,12 @@ TEST_P(LinearModule, FormsMatchFp64Naive) {
               "%.2e, fp32 final state %.2e\n", s.kind.c_str(), worst_chunk, worst_step,
               worst_chunk64, worst_state);
   EXPECT_LT(worst_chunk64, 1e-12);
-  // fp32 floor: the output norm magnifies the rounding of heads whose o is small next to the
-  // state; for GDN / Jet the fp32 naive recurrence itself is off by ~5e-6 here, and the decoding
-  // steps reached 1.8e-5 with LibTorch 2.11's kernels. So 5e-5 for those, 1e-5 for GLA.
-  const double tol = s.kind == "gla" ? 1e-5 : 5e-5;
-  EXPECT_LT(worst_chunk, tol);
-  EXPECT_LT(worst_step, tol);
-  EXPECT_LT(worst_state, tol);
+  // fp32 decoding steps accumulate rounding token by token, and the output norm magnifies it in
+  // heads whose o is small next to the state: for GDN / Jet the steps reached 8e-6 (LibTorch
+  // 1.13) and 1.8e-5 (2.11), as does the fp32 naive recurrence, so 5e-5 there; 1e-5 otherwise.
+  EXPECT_LT(worst_chunk, 1e-5);
+  EXPECT_LT(worst_step, s.kind == "gla" ? 1e-5 : 5e-5);
+  EXPECT_LT(worst_state, 1e-5);
 }
 
 // Chunked prefill in two pieces, then one decoding step per token == one full forward.

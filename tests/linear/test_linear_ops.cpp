@@ -125,6 +125,19 @@ TEST(LinearOps, GatedDeltaChunkAndStepMatchNaive) {
   EXPECT_LT(worst_step, 1e-5);
 }
 
+// Decays down to exp(-60) per token: cumulative log decays of thousands within a chunk.
+TEST(LinearOps, GatedDeltaChunkSurvivesExtremeGates) {
+  auto in = delta_inputs(2, 150, 3, 8, 8, true, 30.0, 12);
+  in.g = in.g.clamp_min(-60.0);
+  ASSERT_LT(in.g.min().item<double>(), -40.0);
+  auto ref = ops::gated_delta_naive(in.q, in.k, in.v, in.g, in.beta, 0.35, in.h0);
+  auto c32 = ops::gated_delta_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), f32(in.beta),
+                                    0.35, f32(in.h0), 64);
+  ASSERT_TRUE(at::isfinite(c32.o).all().item<bool>());
+  EXPECT_LT(rel_err(c32.o, ref.o), 1e-5);
+  EXPECT_LT(rel_err(c32.state, ref.state), 1e-5);
+}
+
 // No decay and beta = 1 on repeated keys: the hardest case for the triangular solve.
 TEST(LinearOps, GatedDeltaChunkSurvivesDegenerateKeys) {
   auto in = delta_inputs(1, 130, 2, 8, 8, true, 1.0, 11);
