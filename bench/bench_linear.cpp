@@ -5,6 +5,7 @@
 //   CUDA (--device cuda, bf16, B=4, T=2048, Qwen shape): the same forms, the decoding step, the
 //       bare chunked recurrence, and causal scaled-dot-product attention on the same q/k/v shape.
 // usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] [--kind K] [--T N]
+//                     [--clock wall|cpu]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <thread>
@@ -36,15 +38,28 @@ void sync(const at::Device& dev) {
   if (dev.is_cuda()) torch::cuda::synchronize();
 }
 
-// Median wall time in ms of `f`, after one warm-up; repeats while under ~1 s (at most 10 times).
+// --clock cpu: process CPU time instead of wall time. With --threads 1 on a machine shared with
+// other jobs this is the time the work takes on one core of its own.
+bool g_cpu_clock = false;
+
+double now_ms() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+  }
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median time in ms of `f`, after one warm-up; repeats while under ~1 s (at most 10 times).
 double time_ms(const at::Device& dev, const std::function<void()>& f) {
-  using clock = std::chrono::steady_clock;
   auto once = [&] {
     sync(dev);
-    auto t0 = clock::now();
+    const double t0 = now_ms();
     f();
     sync(dev);
-    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    return now_ms() - t0;
   };
   const double first = once();
   std::vector<double> t{once()};
@@ -88,6 +103,54 @@ double fwd_bwd_ms(hyb::LinearMixer& m, const at::Tensor& x, LinearForm form) {
   return ms;
 }
 
+// The bare recurrence of `kind` on random q, k, v, gates of the layer's shape (what remains of a
+// module without its projections, convolutions and norm). v is returned to take gradients.
+struct Core {
+  at::Tensor v;
+  std::function<at::Tensor(LinearForm)> run;
+};
+Core make_core(const std::string& kind, const Shape& sh, int64_t B, int64_t T,
+               const at::TensorOptions& opts) {
+  const int64_t H = sh.H, Hk = kind == "gla" ? sh.Hkv : sh.H, d = sh.d;
+  const double scale = 1 / std::sqrt(double(d));
+  auto f32 = opts.dtype(at::kFloat);
+  auto q = at::randn({B, T, H, d}, opts), k = at::randn({B, T, Hk, d}, opts);
+  Core c{at::randn({B, T, Hk, d}, opts), {}};
+  auto v = c.v;
+  if (kind == "gla") {
+    auto gk = at::log_sigmoid(at::randn({B, T, Hk, d}, f32)) / 16;
+    c.run = [=](LinearForm form) {
+      return form == LinearForm::kNaive ? hyb::ops::gla_naive(q, k, v, gk, scale, {}).o
+                                        : hyb::ops::gla_chunk(q, k, v, gk, scale, {}, 64).o;
+    };
+  } else {
+    auto unit = [](const at::Tensor& t) { return t / t.norm(2, -1, true); };
+    auto g = -at::softplus(at::randn({B, T, H}, f32)), beta = at::sigmoid(at::randn({B, T, H}, f32));
+    auto qn = unit(q), kn = unit(k);
+    c.run = [=](LinearForm form) {
+      return form == LinearForm::kNaive
+                 ? hyb::ops::gated_delta_naive(qn, kn, v, g, beta, scale, {}).o
+                 : hyb::ops::gated_delta_chunk(qn, kn, v, g, beta, scale, {}, 64).o;
+    };
+  }
+  return c;
+}
+
+double core_fwd_ms(const Core& c, LinearForm form) {
+  at::NoGradGuard no_grad;
+  return time_ms(c.v.device(), [&] { c.run(form); });
+}
+
+double core_fwd_bwd_ms(Core& c, LinearForm form) {
+  c.v.set_requires_grad(true);
+  const double ms = time_ms(c.v.device(), [&] {
+    c.run(form).sum().backward();
+    c.v.mutable_grad() = at::Tensor();
+  });
+  c.v.set_requires_grad(false);
+  return ms;
+}
+
 std::string cell(double ms) { return ms < 0 ? "skipped" : fmt::format("{:.1f}", ms); }
 
 struct Filter {
@@ -96,9 +159,13 @@ struct Filter {
 };
 
 void bench_cpu(const Filter& only) {
-  fmt::print("CPU, fp32, B=1, {} threads; times in ms (median)\n", at::get_num_threads());
-  fmt::print("{:<13} {:<4} {:>5} | {:>11} {:>11} | {:>10} {:>10} | {:>8} {:>8}\n", "shape",
-             "kind", "T", "chunk fwd", "chunk f+b", "naive fwd", "naive f+b", "fwd x", "f+b x");
+  fmt::print("CPU, fp32, B=1, {} threads; {} time in ms (median)\n", at::get_num_threads(),
+             g_cpu_clock ? "process CPU" : "wall");
+  fmt::print("module: the whole layer (projections, convolutions, gates, norm); core: the bare\n"
+             "recurrence on q/k/v of the same shape. x = naive time / chunked time.\n");
+  fmt::print("{:<13} {:<4} {:>5} | {:>9} {:>9} {:>9} {:>9} {:>5} {:>5} | {:>9} {:>9} {:>5}\n",
+             "shape", "kind", "T", "chunk fwd", "chunk f+b", "naive fwd", "naive f+b", "fwd x",
+             "f+b x", "core chk", "core nv", "x");
   const at::Device cpu(at::kCPU);
   for (const Shape& sh : {kStories, kQwen})
     for (const char* kind : {"gla", "gdn", "jet"})
@@ -115,9 +182,13 @@ void bench_cpu(const Filter& only) {
         const auto L = m->cache_layout();
         const double naive_bytes = 5.0 * T * L.state_heads * L.dk * L.dv * 4;
         const double nb = naive_bytes > 4e9 ? -1 : fwd_bwd_ms(*m, x, LinearForm::kNaive);
-        fmt::print("{:<13} {:<4} {:>5} | {:>11} {:>11} | {:>10} {:>10} | {:>8.1f} {:>8}\n",
-                   sh.name, kind, T, cell(cf), cell(cb), cell(nf), cell(nb), nf / cf,
-                   nb < 0 ? "-" : fmt::format("{:.1f}", nb / cb));
+        auto core = make_core(kind, sh, 1, T, at::TensorOptions());
+        const double kc = core_fwd_ms(core, LinearForm::kChunked);
+        const double kn = core_fwd_ms(core, LinearForm::kNaive);
+        fmt::print("{:<13} {:<4} {:>5} | {:>9} {:>9} {:>9} {:>9} {:>5.1f} {:>5} | {:>9} {:>9} "
+                   "{:>5.1f}\n", sh.name, kind, T, cell(cf), cell(cb), cell(nf), cell(nb),
+                   nf / cf, nb < 0 ? "-" : fmt::format("{:.1f}", nb / cb), cell(kc), cell(kn),
+                   kn / kc);
         std::fflush(stdout);
       }
 }
@@ -173,32 +244,9 @@ void bench_cuda() {
       step = time_ms(dev, [&] { m->forward(x1, cache.get(), LinearForm::kAuto); });
     }
     // The bare recurrence on q/k/v of the layer's shape.
-    const int64_t H = sh.H, Hk = std::string(kind) == "gla" ? sh.Hkv : sh.H, d = sh.d;
-    auto q = at::randn({B, T, H, d}, opts), k = at::randn({B, T, Hk, d}, opts);
-    auto v = at::randn({B, T, Hk, d}, opts);
-    std::function<at::Tensor()> core;
-    if (std::string(kind) == "gla") {
-      auto gk = at::log_sigmoid(at::randn({B, T, Hk, d}, opts.dtype(at::kFloat))) / 16;
-      core = [=] { return hyb::ops::gla_chunk(q, k, v, gk, 1 / std::sqrt(double(d)), {}, 64).o; };
-    } else {
-      auto unit = [](const at::Tensor& t) { return t / t.norm(2, -1, true); };
-      auto g = -at::softplus(at::randn({B, T, H}, opts.dtype(at::kFloat)));
-      auto beta = at::sigmoid(at::randn({B, T, H}, opts.dtype(at::kFloat)));
-      auto qn = unit(q), kn = unit(k);
-      core = [=] {
-        return hyb::ops::gated_delta_chunk(qn, kn, v, g, beta, 1 / std::sqrt(double(d)), {}, 64).o;
-      };
-    }
-    double core_f, core_fb;
-    {
-      at::NoGradGuard no_grad;
-      core_f = time_ms(dev, [&] { core(); });
-    }
-    v.set_requires_grad(true);
-    core_fb = time_ms(dev, [&] {
-      core().sum().backward();
-      v.mutable_grad() = at::Tensor();
-    });
+    auto core = make_core(kind, sh, B, T, opts);
+    const double core_f = core_fwd_ms(core, LinearForm::kChunked);
+    const double core_fb = core_fwd_bwd_ms(core, LinearForm::kChunked);
     fmt::print("{:<4} | {:>10.2f} {:>10.2f} | {:>10.1f} | {:>12.3f} | {:>10.2f} {:>10.2f}\n", kind,
                cf, cb, nf, step, core_f, core_fb);
     std::fflush(stdout);
@@ -240,10 +288,11 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shape") && has_value) only.shape = argv[++i];
     else if (!std::strcmp(argv[i], "--kind") && has_value) only.kind = argv[++i];
     else if (!std::strcmp(argv[i], "--T") && has_value) only.T = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--clock") && has_value) g_cpu_clock = !std::strcmp(argv[++i], "cpu");
     else {
       std::fprintf(stderr,
                    "usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] "
-                   "[--kind gla|gdn|jet] [--T 512|2048]\n");
+                   "[--kind gla|gdn|jet] [--T 512|2048] [--clock wall|cpu]\n");
       return 2;
     }
   }

@@ -132,7 +132,7 @@ TEST_P(LinearModule, CacheBytesMatchAllocation) {
 // every parameter (sampled entries), and == autograd through the naive form (all entries).
 TEST_P(LinearModule, GradientsMatchFiniteDifferences) {
   LinearSettings s = small_settings(GetParam());
-  s.hidden_size = 16, s.head_dim = 4, s.chunk_size = 32;  // T = 40: 2 chunks, 2 sub-chunks each
+  s.hidden_size = 16, s.head_dim = 4, s.chunk_size = 32;  // T = 40: 2 chunks, 4 sub-chunks each
   auto m = perturbed_module(s, 8, at::kDouble);
   auto gen = generator(9);
   auto x = randn({2, 40, s.hidden_size}, gen, at::kDouble);

@@ -152,7 +152,7 @@ TEST(LinearOps, GatedDeltaChunkSurvivesDegenerateKeys) {
 }
 
 // d/d(every input) of a random projection of (o, final state): chunked autograd == naive
-// autograd in fp64. Chunk 32 with T 75: three chunks, two sub-chunks each (GLA), padding.
+// autograd in fp64. Chunk 32 with T 75: three chunks, four sub-chunks each (GLA), padding.
 template <typename Fn>
 void expect_same_grads(std::vector<at::Tensor> inputs, Fn naive, Fn chunk) {
   auto gen = generator(5);
