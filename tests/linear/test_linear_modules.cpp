@@ -62,6 +62,26 @@ TEST_P(LinearModule, FormsMatchFp64Naive) {
   EXPECT_LT(worst_state, 1e-5);
 }
 
+// Settings off the defaults: a chunk that is not a multiple of the sub-chunk, convolutions of
+// width 1 (no history) and 2, no GQA, one head.
+TEST_P(LinearModule, OtherSettingsMatchFp64Naive) {
+  for (auto [chunk, conv, H, Hk] : std::vector<std::array<int64_t, 4>>{
+           {20, 1, 4, 4}, {24, 2, 4, 1}, {64, 4, 1, 1}}) {
+    LinearSettings s = small_settings(GetParam(), false);
+    s.chunk_size = chunk, s.conv_size = conv, s.num_heads = H, s.num_kv_heads = Hk;
+    auto m32 = perturbed_module(s, 15), m64 = perturbed_module(s, 15, at::kDouble);
+    auto gen = generator(16);
+    auto x = randn({2, 77, s.hidden_size}, gen, at::kDouble);
+    auto c32 = m32->make_cache(2, 0, at::kFloat, at::kCPU);
+    auto ref = m64->forward(x, nullptr, LinearForm::kNaive);
+    auto y = at::cat({m32->forward(x.narrow(1, 0, 70).to(at::kFloat), c32.get(), LinearForm::kAuto),
+                      m32->forward(x.narrow(1, 70, 7).to(at::kFloat), c32.get(), LinearForm::kStep)},
+                     1);
+    EXPECT_LT(rel_err(y, ref), 1e-5) << "chunk " << chunk << " conv " << conv << " H " << H;
+    EXPECT_EQ(m32->cache_bytes(2, 0, at::kFloat), c32->bytes());
+  }
+}
+
 // Chunked prefill in two pieces, then one decoding step per token == one full forward.
 TEST_P(LinearModule, PrefillThenDecodeEqualsFullForward) {
   const auto s = small_settings(GetParam());
