@@ -125,7 +125,8 @@ Core make_core(const std::string& kind, const Shape& sh, int64_t B, int64_t T,
     };
   } else {
     auto unit = [](const at::Tensor& t) { return t / t.norm(2, -1, true); };
-    auto g = -at::softplus(at::randn({B, T, H}, f32)), beta = at::sigmoid(at::randn({B, T, H}, f32));
+    auto g = -at::softplus(at::randn({B, T, H}, f32));
+    auto beta = at::sigmoid(at::randn({B, T, H}, f32));
     auto qn = unit(q), kn = unit(k);
     c.run = [=](LinearForm form) {
       return form == LinearForm::kNaive
@@ -206,12 +207,14 @@ void check_cuda() {
   fmt::print("CUDA vs CPU fp64 naive, B=2, T=200, D=256, H=4, Hkv=2, d=64 (max rel err):\n");
   for (const char* kind : {"gla", "gdn", "jet"}) {
     auto ref_m = make_module(kind, sh, cpu, at::kDouble);
-    auto m32 = make_module(kind, sh, dev, at::kFloat), m16 = make_module(kind, sh, dev, at::kBFloat16);
+    auto m32 = make_module(kind, sh, dev, at::kFloat);
+    auto m16 = make_module(kind, sh, dev, at::kBFloat16);
     auto x = at::randn({2, 200, sh.D}, at::kDouble);
     at::NoGradGuard no_grad;
     auto ref = ref_m->forward(x, nullptr, LinearForm::kNaive);
     auto xd = x.to(dev, at::kFloat);
-    fmt::print("  {:<4} fp32 chunked {:.2e}  fp32 step {:.2e}  fp32 naive {:.2e}  bf16 chunked {:.2e}\n",
+    fmt::print("  {:<4} fp32 chunked {:.2e}  fp32 step {:.2e}  fp32 naive {:.2e}  "
+               "bf16 chunked {:.2e}\n",
                kind, rel_err(m32->forward(xd, nullptr, LinearForm::kChunked), ref),
                rel_err(m32->forward(xd, nullptr, LinearForm::kStep), ref),
                rel_err(m32->forward(xd, nullptr, LinearForm::kNaive), ref),
@@ -288,7 +291,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shape") && has_value) only.shape = argv[++i];
     else if (!std::strcmp(argv[i], "--kind") && has_value) only.kind = argv[++i];
     else if (!std::strcmp(argv[i], "--T") && has_value) only.T = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--clock") && has_value) g_cpu_clock = !std::strcmp(argv[++i], "cpu");
+    else if (!std::strcmp(argv[i], "--clock") && has_value)
+      g_cpu_clock = !std::strcmp(argv[++i], "cpu");
     else {
       std::fprintf(stderr,
                    "usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] "

@@ -74,8 +74,9 @@ TEST_P(LinearModule, OtherSettingsMatchFp64Naive) {
     auto x = randn({2, 77, s.hidden_size}, gen, at::kDouble);
     auto c32 = m32->make_cache(2, 0, at::kFloat, at::kCPU);
     auto ref = m64->forward(x, nullptr, LinearForm::kNaive);
-    auto y = at::cat({m32->forward(x.narrow(1, 0, 70).to(at::kFloat), c32.get(), LinearForm::kAuto),
-                      m32->forward(x.narrow(1, 70, 7).to(at::kFloat), c32.get(), LinearForm::kStep)},
+    auto x32 = x.to(at::kFloat);
+    auto y = at::cat({m32->forward(x32.narrow(1, 0, 70), c32.get(), LinearForm::kAuto),
+                      m32->forward(x32.narrow(1, 70, 7), c32.get(), LinearForm::kStep)},
                      1);
     EXPECT_LT(rel_err(y, ref), 1e-5) << "chunk " << chunk << " conv " << conv << " H " << H;
     EXPECT_EQ(m32->cache_bytes(2, 0, at::kFloat), c32->bytes());
@@ -104,7 +105,8 @@ TEST_P(LinearModule, CopyRowThenDecodeTogether) {
   auto gen = generator(5);
   auto a = randn({1, 37, s.hidden_size}, gen), b = randn({1, 80, s.hidden_size}, gen);
   auto next = randn({2, 4, s.hidden_size}, gen);
-  auto ca = m->make_cache(1, 0, at::kFloat, at::kCPU), cb = m->make_cache(1, 0, at::kFloat, at::kCPU);
+  auto ca = m->make_cache(1, 0, at::kFloat, at::kCPU);
+  auto cb = m->make_cache(1, 0, at::kFloat, at::kCPU);
   m->forward(a, Positions{}, ca.get());
   m->forward(b, Positions{}, cb.get());
   auto both = m->make_cache(2, 0, at::kFloat, at::kCPU);
@@ -207,7 +209,8 @@ TEST_P(LinearModule, InitFromAttentionPlacesParentWeights) {
   p.hidden_size = D, p.num_heads = H, p.num_kv_heads = Hk, p.head_dim = d;
   p.wq = randn({H * d, D}, gen) * 0.3, p.wk = randn({Hk * d, D}, gen) * 0.3;
   p.wv = randn({Hk * d, D}, gen) * 0.3, p.wo = randn({D, H * d}, gen) * 0.3;
-  p.bq = randn({H * d}, gen) * 0.1, p.bk = randn({Hk * d}, gen) * 0.1, p.bv = randn({Hk * d}, gen) * 0.1;
+  p.bq = randn({H * d}, gen) * 0.1, p.bk = randn({Hk * d}, gen) * 0.1;
+  p.bv = randn({Hk * d}, gen) * 0.1;
   auto mixer = make_linear_mixer_from_attention(s, p, 3);
   auto& m = dynamic_cast<LinearMixer&>(*mixer);
   const std::string prefix = "model.layers.3.linear_attn.";
@@ -219,7 +222,9 @@ TEST_P(LinearModule, InitFromAttentionPlacesParentWeights) {
 
   const bool gla = GetParam() == "gla";
   // HF repeat_kv on heads (dim `dim` of size Hk): head h <- kv head h / G.
-  auto repeat_kv_heads = [&](const at::Tensor& t, int64_t dim) { return t.repeat_interleave(G, dim); };
+  auto repeat_kv_heads = [&](const at::Tensor& t, int64_t dim) {
+    return t.repeat_interleave(G, dim);
+  };
   auto repeat = [&](const at::Tensor& w) {  // rows of W_k / W_v (or biases), for GDN and Jet
     if (gla) return w;
     auto rows = repeat_kv_heads(w.view({Hk, d, -1}), 0);

@@ -68,7 +68,8 @@ TEST(LinearOps, GlaChunkAndStepMatchNaive) {
         const double scale = 1.0 / std::sqrt(8.0);
         auto ref = ops::gla_naive(in.q, in.k, in.v, in.g, scale, in.h0);
         auto c64 = ops::gla_chunk(in.q, in.k, in.v, in.g, scale, in.h0, 64);
-        auto c32 = ops::gla_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), scale, f32(in.h0), 64);
+        auto c32 =
+            ops::gla_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), scale, f32(in.h0), 64);
         auto st = step_all(T, f32(in.h0), [&](int64_t t, const at::Tensor& S) {
           auto sl = [&](const at::Tensor& x) { return f32(x.narrow(1, t, 1)); };
           return ops::gla_step(sl(in.q), sl(in.k), sl(in.v), sl(in.g), scale, S);
@@ -210,7 +211,8 @@ TEST(LinearOps, CausalConvFastMatchesNaiveAndSplits) {
       auto taps = dynamic ? randn({B, T, C, W}, gen, at::kDouble) : randn({C, W}, gen, at::kDouble);
       auto past = randn({B, W - 1, C}, gen, at::kDouble);
       for (const auto& cache : {at::Tensor(), past}) {
-        auto fast = ops::causal_conv(x, taps, cache), naive = ops::causal_conv_naive(x, taps, cache);
+        auto fast = ops::causal_conv(x, taps, cache);
+        auto naive = ops::causal_conv_naive(x, taps, cache);
         EXPECT_LT(rel_err(fast.y, naive.y), 1e-14);
         EXPECT_TRUE(at::equal(fast.cache, naive.cache));
         // Split after 2 tokens (fewer than W-1 when W = 4): the cache carries the history.

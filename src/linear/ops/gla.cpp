@@ -21,8 +21,8 @@ namespace {
 // of fla's 16.
 constexpr int64_t kSub = 8;
 
-// sum_j A_ij v_j for one chunk's rows, q [B,Hk,N,G,C,K], k and the log gates g [B,Hk,N,C,K],
-// v [B,Hk,N,C,V] -> [B,Hk,N,G*C,V].
+// sum_j A_ij v_j for the rows of every chunk: q [B,Hk,N,G,C,K], k and the log gates g
+// [B,Hk,N,C,K], v [B,Hk,N,C,V] -> [B,Hk,N,G*C,V].
 at::Tensor intra_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                        const at::Tensor& g) {
   const int64_t B = q.size(0), Hk = q.size(1), N = q.size(2), G = q.size(3), C = q.size(4);
