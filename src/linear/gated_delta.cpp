@@ -4,7 +4,8 @@
 // parent attention repeats W_k and W_v rows per group.
 //   GDN: q, k, v = SiLU(conv4(W x))                    causal depthwise short convolutions
 //   Jet: q, k    = SiLU(W x)                           no convolution on q, k
-//        v       = SiLU(dconv4(W_v x; kernels(x)))     kernels_t = W_2 SiLU(W_1 x_t) + b_2, [H*d, 4]
+//        v       = SiLU(dconv4(W_v x; kernels(x)))     kernels_t = W_2 SiLU(W_1 x_t) + b_2
+//                                                    (one [H*d, 4] kernel per token)
 //   q, k  L2-normalised per head;  b = sigmoid(W_b x);  g = -exp(A_log) softplus(W_a x + dt_bias)
 //   S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,   o_t = d^-1/2 S_t^T q_t
 //   y = W_o [ RMSNorm_d(o) * w * silu(W_g x) ]

@@ -33,7 +33,8 @@ class GLA final : public LinearMixer {
     } else {
       q_w_ = init.normal({q_dim, D_}, 0.02), k_w_ = init.normal({kv_dim, D_}, 0.02);
       v_w_ = init.normal({kv_dim, D_}, 0.02), o_w_ = init.normal({D_, q_dim}, 0.02);
-      if (s.qkv_bias) q_b_ = at::zeros({q_dim}), k_b_ = at::zeros({kv_dim}), v_b_ = at::zeros({kv_dim});
+      if (s.qkv_bias)
+        q_b_ = at::zeros({q_dim}), k_b_ = at::zeros({kv_dim}), v_b_ = at::zeros({kv_dim});
     }
     if (parent) move_parameters(*this, parent->wq.device());
   }
