@@ -36,8 +36,7 @@ std::unique_ptr<CausalLM> base_model(const BenchArgs& a, at::Device dev, at::Sca
   std::unique_ptr<CausalLM> m;
   if (!a.config.empty()) {
     // Shape-true random weights straight from a config.json (speed does not depend on values).
-    m = CausalLM::random(ModelConfig::load(a.config), 0, dtype);
-    m->to(dev, dtype);
+    m = CausalLM::random(ModelConfig::load(a.config), 0, dtype, dev);
   } else {
     LoadOptions opt;
     opt.device = dev;
