@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -59,7 +60,13 @@ int main(int argc, char** argv) {
 
   for (const char* name : {"qwen2", "llama3", "llama2"}) {
     std::unique_ptr<hyb::Tokenizer> tok;
-    const Timing load = timed([&] { tok = std::make_unique<hyb::Tokenizer>(hyb::Tokenizer::load(data / "tokenizers" / name)); });
+    Timing load{};
+    try {
+      load = timed([&] { tok = std::make_unique<hyb::Tokenizer>(hyb::Tokenizer::load(data / "tokenizers" / name)); });
+    } catch (const hyb::Error& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
 
     size_t n_tokens = 0;
     const Timing cold = timed([&] { n_tokens = tok->encode(text, false).size(); });

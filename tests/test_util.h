@@ -18,9 +18,11 @@ inline bool under_ci() {
   return ci && std::string(ci) == "true";
 }
 
-// Path of ../shared/<rel> seen from the project root, or "" if it does not exist.
+// Path of ../shared/<rel> seen from the project root (or $HYB_SHARED/<rel>, for machines where
+// the data sits elsewhere), or "" if it does not exist.
 inline std::filesystem::path shared_path(const std::string& rel) {
-  auto p = project_root() / ".." / "shared" / rel;
+  const char* env = std::getenv("HYB_SHARED");
+  auto p = (env ? std::filesystem::path(env) : project_root() / ".." / "shared") / rel;
   return std::filesystem::exists(p) ? p : std::filesystem::path();
 }
 

@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -53,14 +54,14 @@ void add_generate(CLI::App& app) {
   cmd->add_flag("--no-stop", a->no_stop, "Do not stop at the end-of-sequence token");
   cmd->add_option("--device", a->device, "cpu or cuda");
   cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, checkpoint's on CUDA)");
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)");
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
   cmd->callback([a] {
     torch::NoGradGuard ng;
-    at::set_num_threads(a->threads > 0 ? a->threads : static_cast<int>(std::thread::hardware_concurrency()));
     LoadOptions opt;
     opt.device = at::Device(a->device);
     if (!a->dtype.empty()) opt.dtype = parse_dtype(a->dtype, "--dtype");
     auto model = CausalLM::load(a->model, opt);
+    configure_threads(a->threads, model->config().hidden_size);
     std::optional<Tokenizer> tok;
     if (a->prompt_ids.empty() || !a->print_ids) tok.emplace(Tokenizer::load(a->model));
 
@@ -83,7 +84,10 @@ void add_generate(CLI::App& app) {
     }
     std::optional<StreamDecoder> stream;
     if (!a->print_ids) {
-      stream.emplace(*tok);
+      // Primed with the prompt so the first new token decodes in context (sentencepiece
+      // tokenizers drop a word's leading space at the start of a text).
+      stream.emplace(*tok, /*skip_special=*/true);
+      stream->prime(std::vector<int32_t>(prompt.begin(), prompt.end()));
       std::cout << a->prompt << std::flush;
     }
     GenerateStats st;

@@ -130,7 +130,13 @@ std::vector<Score> run_batch(CausalLM& model, const Batch& batch, const RunHooks
     const Positions pos = model.positions(B, T, cache.get());
     at::Tensor h = hooks.inputs ? (*hooks.inputs).at(p) : model.embed(pass.ids.to(model.device()));
     const int64_t cap = hooks.captured ? hooks.capture_layer : -1;
-    if (cap >= from && cap <= L) {
+    if (hooks.captured_all) {
+      hooks.captured_all->emplace_back();
+      for (int64_t l = from; l < L; ++l) {
+        hooks.captured_all->back().push_back(h);
+        h = model.layer_forward(l, h, pos, cache.get());
+      }
+    } else if (cap >= from && cap <= L) {
       h = model.run_layers(h, from, cap, pos, cache.get());
       hooks.captured->push_back(h);
       h = model.run_layers(h, cap, L, pos, cache.get());

@@ -70,6 +70,9 @@ struct RunHooks {
   const std::vector<at::Tensor>* inputs = nullptr;  // ... on these hidden states, one per pass
   int64_t capture_layer = -1;                       // record the hidden states entering this layer
   std::vector<at::Tensor>* captured = nullptr;      // (L: the last layer's output) one per pass
+  // Record the hidden states entering every layer from_layer..L-1: per pass, one per layer
+  // (the greedy search's prefix cache).
+  std::vector<std::vector<at::Tensor>>* captured_all = nullptr;
 };
 
 // Scores of a batch's requests, in Batch::requests order.

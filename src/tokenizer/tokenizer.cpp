@@ -95,6 +95,12 @@ bool ends_with_replacement(const std::string& s) {
 }
 }  // namespace
 
+void StreamDecoder::prime(const std::vector<int32_t>& context) {
+  ids_ = context;
+  prefix_ids_ = ids_.size();
+  prefix_ = tok_.decode(ids_, skip_special_);
+}
+
 std::string StreamDecoder::push(int32_t id) {
   ids_.push_back(id);
   std::string s = tok_.decode(ids_, skip_special_);

@@ -1,0 +1,65 @@
+#include "search/export.h"
+
+#include <set>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "util/error.h"
+
+namespace hyb {
+namespace fs = std::filesystem;
+
+void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const std::vector<int64_t>& layers,
+                   const fs::path& out_dir) {
+  ModelConfig cfg = ModelConfig::load(model_dir);
+  WeightStore base = WeightStore::open_dir(model_dir);
+  auto lin = SafetensorsFile::open(distilled);
+  const auto& meta = lin->metadata();
+  if (!meta.count("linear_attention"))
+    fail(distilled.string(), "no 'linear_attention' settings in the metadata (not written by hybridize distill?)");
+  nlohmann::json settings;
+  try {
+    settings = nlohmann::json::parse(meta.at("linear_attention"));
+  } catch (const std::exception& e) {
+    fail(distilled.string(), "metadata 'linear_attention' is not JSON: {}", e.what());
+  }
+  if (cfg.num_linear_layers() > 0 && cfg.linear != settings)
+    fail(distilled.string(), "module settings differ from the linear layers already in {}", model_dir.string());
+
+  std::set<int64_t> replace(layers.begin(), layers.end());
+  for (int64_t l : replace) {
+    if (l < 0 || l >= cfg.num_layers) fail("--layers", "layer {} is outside 0..{}", l, cfg.num_layers - 1);
+    if (cfg.is_linear(l)) fail("--layers", "layer {} is already linear in {}", l, model_dir.string());
+  }
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& name : base.names()) {
+    bool drop = false;
+    for (int64_t l : replace)
+      drop = drop || name.rfind("model.layers." + std::to_string(l) + ".self_attn.", 0) == 0;
+    if (!drop) tensors.emplace_back(name, base.tensor(name));
+  }
+  for (int64_t l : replace) {
+    const std::string prefix = "model.layers." + std::to_string(l) + ".linear_attn.";
+    size_t found = 0;
+    for (const auto& [name, e] : lin->entries())
+      if (name.rfind(prefix, 0) == 0) tensors.emplace_back(name, lin->tensor(name)), ++found;
+    if (!found) fail(distilled.string(), "has no module for layer {} (no tensor named {}*)", l, prefix);
+    cfg.layer_types[l] = "linear_attention";
+  }
+  cfg.linear = settings;
+
+  // Build under OUT.tmp, then swap into place.
+  const fs::path tmp = out_dir.string() + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                        "vocab.json", "merges.txt", "tokenizer.model"})
+    if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);
+  write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
+  fs::remove_all(out_dir);
+  fs::rename(tmp, out_dir);
+}
+
+}  // namespace hyb

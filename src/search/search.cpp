@@ -1,0 +1,191 @@
+#include "search/search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "io/safetensors.h"
+#include "util/error.h"
+
+namespace hyb {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Journal
+
+ScoreJournal::ScoreJournal(fs::path path, bool resume) : path_(std::move(path)) {
+  if (path_.empty()) return;
+  if (!resume) {
+    std::ofstream(path_, std::ios::trunc);
+    return;
+  }
+  std::ifstream in(path_);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const std::exception&) {
+      // A line cut off by the interruption: everything before it is good, it is rescored.
+      break;
+    }
+    if (!j.contains("layers") || !j.contains("score")) fail(path_.string(), "line {}: needs layers and score", n);
+    known_[j["layers"].get<LayerSet>()] = {j["score"].get<double>(), j.value("seconds", 0.0)};
+  }
+}
+
+double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends) {
+  auto it = known_.find(layers);
+  if (it != known_.end()) {
+    ++replayed_;
+    if (seconds) *seconds = it->second.second;
+    return it->second.first;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  const double s = fn(layers, extends);
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  known_[layers] = {s, dt};
+  if (seconds) *seconds = dt;
+  if (!path_.empty()) {
+    std::ofstream out(path_, std::ios::app);
+    out << json{{"layers", layers}, {"score", s}, {"seconds", dt}}.dump() << "\n";
+    out.flush();
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+
+LayerSet uniform_placement(int64_t L, int64_t k) {
+  LayerSet s;
+  for (int64_t i = 0; i < k; ++i) s.push_back((2 * i + 1) * L / (2 * k));
+  return s;
+}
+
+namespace {
+
+LayerSet with(LayerSet s, int64_t l) {
+  s.push_back(l);
+  std::sort(s.begin(), s.end());
+  return s;
+}
+
+// Bookkeeping shared by all strategies: accepting a model updates M_best and M_opt.
+struct Tracker {
+  SearchResult& r;
+  void accept(const Evaluated& e) {
+    if (e.score >= r.best.score) r.best = e;  // tie -> the later model, which has more linear layers
+    r.opt = e;                                // accepted models all satisfy score >= P_min
+  }
+};
+
+}  // namespace
+
+SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, ScoreJournal& journal,
+                        const RoundCallback& on_round) {
+  const std::string& st = opt.strategy;
+  if (st != "greedy" && st != "importance" && st != "uniform" && st != "random")
+    fail("--strategy", "unknown strategy '{}' (greedy, importance, uniform, random)", st);
+  if (L <= 0) fail("search", "the model has no layers");
+  SearchResult r;
+  r.strategy = st;
+  auto eval = [&](const LayerSet& s, const LayerSet& extends = {}) {
+    Evaluated e{s, 0, 0};
+    e.score = journal.score(s, fn, &e.seconds, extends);
+    return e;
+  };
+  const Evaluated base = eval({});
+  r.base = base.score;
+  r.p_min = opt.min_score ? *opt.min_score : base.score * (1.0 - opt.max_drop);
+  r.best = r.opt = base;
+  Tracker track{r};
+  const int64_t limit = opt.replace >= 0 ? std::min(opt.replace, L) : L;
+
+  // The order in which fixed-order baselines add layers (greedy decides round by round).
+  std::vector<LayerSet> fixed;  // fixed[k-1] = the model with k linear layers
+  std::vector<Evaluated> singles;
+  if (st == "importance") {
+    std::vector<int64_t> order(L);
+    std::iota(order.begin(), order.end(), 0);
+    for (int64_t l = 0; l < L; ++l) singles.push_back(eval({l}));
+    // Best single-layer score first; stable so ties keep the lower layer first.
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return singles[a].score > singles[b].score; });
+    LayerSet s;
+    for (int64_t l : order) fixed.push_back(s = with(s, l));
+  } else if (st == "uniform") {
+    for (int64_t k = 1; k <= L; ++k) fixed.push_back(uniform_placement(L, k));
+  } else if (st == "random") {
+    std::vector<int64_t> order(L);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(opt.seed);
+    for (int64_t i = L - 1; i > 0; --i) std::swap(order[i], order[std::uniform_int_distribution<int64_t>(0, i)(rng)]);
+    LayerSet s;
+    for (int64_t l : order) fixed.push_back(s = with(s, l));
+  }
+
+  LayerSet current;
+  r.stop_reason = "all layers are linear";
+  for (int64_t k = 1; k <= L; ++k) {
+    if (k > limit) {
+      r.stop_reason = "reached --replace " + std::to_string(limit);
+      break;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    Round round;
+    round.index = k;
+    Evaluated pick;
+    if (st == "greedy") {
+      for (int64_t l = 0; l < L; ++l) {
+        if (std::binary_search(current.begin(), current.end(), l)) continue;
+        round.candidates.push_back(eval(with(current, l), current));
+        const Evaluated& c = round.candidates.back();
+        if (pick.layers.empty() || c.score > pick.score) pick = c;  // strictly greater wins
+      }
+      round.chosen = [&] {
+        for (int64_t l : pick.layers)
+          if (!std::binary_search(current.begin(), current.end(), l)) return l;
+        return int64_t(-1);
+      }();
+    } else {
+      pick = eval(fixed[k - 1]);
+      round.candidates.push_back(pick);
+      round.chosen = [&] {
+        for (int64_t l : pick.layers)
+          if (!std::binary_search(current.begin(), current.end(), l)) return l;
+        return int64_t(-1);  // uniform placements need not contain the previous one
+      }();
+      if (st == "importance" && k == 1) round.candidates = singles;
+    }
+    round.score = pick.score;
+    round.accepted = pick.score >= r.p_min;
+    round.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!round.accepted) round.chosen = -1;
+    r.rounds.push_back(round);
+    if (on_round) on_round(round);
+    if (!round.accepted) {
+      r.stop_reason = "best candidate fell under P_min";
+      break;
+    }
+    current = pick.layers;
+    track.accept(pick);
+  }
+  return r;
+}
+
+json SearchResult::to_json() const {
+  auto model = [](const Evaluated& e) { return json{{"linear_layers", e.layers}, {"num_linear", e.layers.size()}, {"score", e.score}}; };
+  json traj = json::array();
+  for (const auto& rd : rounds) traj.push_back({{"round", rd.index}, {"chosen", rd.chosen}, {"score", rd.score}, {"accepted", rd.accepted}});
+  return json{{"strategy", strategy}, {"base_score", base}, {"p_min", p_min}, {"M_best", model(best)},
+              {"M_opt", model(opt)}, {"stop_reason", stop_reason}, {"rounds", traj}};
+}
+
+}  // namespace hyb

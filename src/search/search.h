@@ -1,0 +1,96 @@
+// search: phase 2 of Distill-then-Replace, greedy layer replacement (the paper's Algorithm 1) and
+// the paper's baselines, over any scorer: the search only asks "what does the task score when
+// exactly these layers are linear?", so it is tested with a deterministic stub and runs on
+// the real evaluator (search/task_scorer) unchanged.
+//
+// Algorithm 1 (greedy):
+//   P_base = score({});  P_min = P_base * (1 - max_drop)  (or --min-score)
+//   R = {};  M_best = M_opt = ({}, P_base)
+//   repeat:
+//     for each l not in R, ascending:  s_l = score(R + {l})
+//     l* = argmax s_l  (strictly greater wins: ties go to the lowest layer index)
+//     if s_l* < P_min: stop
+//     R = R + {l*}
+//     if s_l* >= M_best.score: M_best = (R, s_l*)       (ties go to more linear layers)
+//     M_opt = (R, s_l*)                                   (most linear layers with score >= P_min)
+//   until |R| = L or |R| = K (--replace K)
+// Baselines replace layers in a fixed order instead, scoring each prefix of that order:
+//   importance: by the score of swapping each layer alone (round 1 of greedy), best first;
+//   uniform: evenly interleaved placements for each count k;  random: a seeded permutation.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hyb {
+
+using LayerSet = std::vector<int64_t>;  // sorted layer indices replaced by linear modules
+
+struct SearchOptions {
+  std::string strategy = "greedy";  // greedy | importance | uniform | random
+  double max_drop = 0.05;           // P_min = base * (1 - max_drop)
+  std::optional<double> min_score;  // P_min given directly
+  int64_t replace = -1;             // stop after this many replaced layers (-1: no limit)
+  uint64_t seed = 0;                // random strategy
+};
+
+struct Evaluated {
+  LayerSet layers;
+  double score = 0;
+  double seconds = 0;
+};
+
+struct Round {
+  int64_t index = 0;                  // 1-based round (number of linear layers if accepted)
+  std::vector<Evaluated> candidates;  // every model scored this round
+  int64_t chosen = -1;                // layer added, or -1 when the round stopped the search
+  double score = 0;                   // score of the chosen (or best rejected) candidate
+  bool accepted = false;
+  double seconds = 0;
+};
+
+struct SearchResult {
+  std::string strategy;
+  double base = 0, p_min = 0;
+  std::vector<Round> rounds;
+  Evaluated best, opt;  // M_best, M_opt
+  std::string stop_reason;
+  nlohmann::json to_json() const;  // summary.json
+};
+
+// Scores the model with exactly `layers` replaced. Must be deterministic. `extends` is the model
+// the candidate adds one layer to (greedy's current model; empty when there is none), so a
+// scorer can reuse what it computed for that model (prefix caching).
+using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& extends)>;
+
+// Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
+// is known, so an interrupted search resumes from the last finished candidate: replaying the
+// deterministic algorithm over the journal reaches the same point without rescoring.
+class ScoreJournal {
+ public:
+  explicit ScoreJournal(std::filesystem::path path = {}, bool resume = false);
+  double score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends = {});
+  int64_t replayed() const { return replayed_; }  // scores taken from the journal
+
+ private:
+  std::filesystem::path path_;
+  std::map<LayerSet, std::pair<double, double>> known_;  // layers -> (score, seconds)
+  int64_t replayed_ = 0;
+};
+
+// Called after each round (to write trajectory.jsonl as the search goes).
+using RoundCallback = std::function<void(const Round&)>;
+
+SearchResult run_search(int64_t num_layers, const ScoreFn& score, const SearchOptions& opt,
+                        ScoreJournal& journal, const RoundCallback& on_round = nullptr);
+
+// The evenly interleaved placement of k linear layers among L: layer floor((2i+1) L / 2k).
+LayerSet uniform_placement(int64_t num_layers, int64_t k);
+
+}  // namespace hyb
