@@ -17,7 +17,7 @@ uint32_t byte_to_codepoint(uint8_t b);
 std::string bytes_to_pieces(std::string_view bytes);
 
 // Inverse: "hiĠthere" -> "hi there". Returns false (out unspecified) if a character of the piece is
-// not one of the 256, as for an added token like "<|im_start|>\n" holding a raw newline.
+// not one of the 256, as for an added token holding a raw space or newline.
 bool pieces_to_bytes(std::string_view piece, std::string& out);
 
 }  // namespace hyb::tok

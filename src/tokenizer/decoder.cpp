@@ -74,7 +74,7 @@ void Decoder::apply(const Step& st, std::vector<std::string>& tokens) const {
   switch (st.kind) {
     case Kind::ByteLevel: {
       // Each token back to bytes through the GPT-2 table; a token with a character outside the
-      // table (an added token like "<|im_start|>\n"... with a raw newline) is taken verbatim.
+      // table (an added token holding a raw space or newline) is taken verbatim, as HF does.
       std::string bytes, one;
       for (const std::string& t : tokens) {
         if (pieces_to_bytes(t, one)) bytes += one;

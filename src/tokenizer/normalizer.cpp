@@ -13,12 +13,6 @@ namespace hyb::tok {
 
 namespace {
 
-bool is_ascii(std::string_view s) {
-  for (char c : s)
-    if (static_cast<uint8_t>(c) >= 0x80) return false;
-  return true;
-}
-
 // Unicode normalization form via utf8proc. ASCII is invariant under every form, and no
 // composition or reordering crosses the start of an ASCII character (it is a starter and never
 // the second half of a composition), so only each non-ASCII run, with the one ASCII character

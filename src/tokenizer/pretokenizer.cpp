@@ -22,11 +22,10 @@ struct Span {
 
 }  // namespace
 
-void split_pieces(const Regex& re, SplitBehavior behavior, bool invert, const Piece& p,
-                  std::vector<Piece>& out) {
+void split_pieces(const Regex& re, SplitBehavior behavior, bool invert, const Piece& p, PieceSink out) {
   const std::string_view s = p.text;
   auto emit = [&](size_t b, size_t e) {
-    if (e > b) out.push_back({s.substr(b, e - b), p.at_start && b == 0});
+    if (e > b) out({s.substr(b, e - b), p.at_start && b == 0});
   };
   size_t prev = 0, b, e;
   if (behavior == SplitBehavior::Isolated) {  // the hot path (Qwen2, Llama-3): no grouping
@@ -146,20 +145,20 @@ PreTokenizer PreTokenizer::parse(const nlohmann::json& j, const std::string& whe
   return p;
 }
 
-void PreTokenizer::apply(const Step& st, const Piece& p, PieceStore& store, std::vector<Piece>& out) const {
+void PreTokenizer::apply_from(size_t i, const Piece& p, PieceStore& store, PieceSink out) const {
+  if (p.text.empty()) return;
+  if (i == steps_.size()) return out(p);
+  auto next = [&](const Piece& q) { apply_from(i + 1, q, store, out); };
+  const Step& st = steps_[i];
   switch (st.kind) {
     case Kind::Split:
-      split_pieces(*st.regex, st.behavior, st.invert, p, out);
+      split_pieces(*st.regex, st.behavior, st.invert, p, next);
       return;
     case Kind::PrefixSpace:  // ByteLevel add_prefix_space: every piece starts with a space
-      if (!p.text.empty() && p.text[0] != ' ') {
-        store.push_back(" ");
-        store.back() += p.text;
-        out.push_back({store.back(), p.at_start});
-      } else {
-        out.push_back(p);
-      }
-      return;
+      if (p.text[0] == ' ') return next(p);
+      store.push_back(" ");
+      store.back() += p.text;
+      return next({store.back(), p.at_start});
     case Kind::Metaspace: {
       // Spaces become the replacement ("▁"), one is prepended per prepend_scheme, then each
       // "▁" starts a new word ("▁Hey▁friend" -> "▁Hey", "▁friend").
@@ -175,26 +174,14 @@ void PreTokenizer::apply(const Step& st, const Piece& p, PieceStore& store, std:
         s.insert(0, st.replacement);
       store.push_back(std::move(s));
       const Piece whole{store.back(), p.at_start};
-      if (!st.split) {
-        if (!whole.text.empty()) out.push_back(whole);
-        return;
-      }
-      split_pieces(*st.regex, SplitBehavior::MergedWithNext, false, whole, out);
-      return;
+      if (!st.split) return next(whole);
+      return split_pieces(*st.regex, SplitBehavior::MergedWithNext, false, whole, next);
     }
   }
 }
 
-void PreTokenizer::run(std::string_view text, bool at_start, PieceStore& store,
-                       std::vector<Piece>& words) const {
-  std::vector<Piece> cur{{text, at_start}}, next;
-  for (const Step& st : steps_) {
-    next.clear();
-    for (const Piece& p : cur) apply(st, p, store, next);
-    cur.swap(next);
-  }
-  for (const Piece& p : cur)
-    if (!p.text.empty()) words.push_back(p);
+void PreTokenizer::run(std::string_view text, bool at_start, PieceStore& store, PieceSink out) const {
+  apply_from(0, {text, at_start}, store, out);
 }
 
 }  // namespace hyb::tok

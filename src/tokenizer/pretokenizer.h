@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "tokenizer/regex.h"
@@ -28,13 +29,28 @@ struct Piece {
 // Storage for text that a step rewrites (Metaspace, prefix space); deque keeps views valid.
 using PieceStore = std::deque<std::string>;
 
+// Where pieces go: a non-owning reference to a callable taking a Piece. Words stream from one
+// step to the next and on to BPE without a list of all the words of a long text in between.
+class PieceSink {
+ public:
+  template <typename F>
+  PieceSink(F&& f)  // NOLINT: implicit, so that a lambda can be passed directly
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, const Piece& p) { (*static_cast<std::remove_reference_t<F>*>(o))(p); }) {}
+  void operator()(const Piece& p) const { call_(obj_, p); }
+
+ private:
+  void* obj_;
+  void (*call_)(void*, const Piece&);
+};
+
 class PreTokenizer {
  public:
   static PreTokenizer parse(const nlohmann::json& j, const std::string& where);
 
   bool byte_level() const { return byte_level_; }
-  // Appends the words of `text` to `words` (views into text or into store).
-  void run(std::string_view text, bool at_start, PieceStore& store, std::vector<Piece>& words) const;
+  // Passes the non-empty words of `text` to `out` (views into text or into store).
+  void run(std::string_view text, bool at_start, PieceStore& store, PieceSink out) const;
 
  private:
   enum class Kind { Split, PrefixSpace, Metaspace };
@@ -48,15 +64,14 @@ class PreTokenizer {
     bool split = true;  // Metaspace
   };
   static void parse_into(const nlohmann::json& j, const std::string& where, PreTokenizer& out);
-  void apply(const Step& st, const Piece& p, PieceStore& store, std::vector<Piece>& out) const;
+  void apply_from(size_t step, const Piece& p, PieceStore& store, PieceSink out) const;
 
   std::vector<Step> steps_;
   bool byte_level_ = false;
 };
 
-// The split that all Split-like steps share, exposed for tests: cuts `s` at the regex matches
+// The split that all Split-like steps share, exposed for tests: cuts `p` at the regex matches
 // and groups matches and the text between them according to `behavior` (HF semantics).
-void split_pieces(const Regex& re, SplitBehavior behavior, bool invert, const Piece& p,
-                  std::vector<Piece>& out);
+void split_pieces(const Regex& re, SplitBehavior behavior, bool invert, const Piece& p, PieceSink out);
 
 }  // namespace hyb::tok

@@ -25,12 +25,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special) 
   std::vector<tok::Segment> segs, norm_segs;
   std::string norm_buf;
   tok::PieceStore store;
-  std::vector<tok::Piece> words;
   auto encode_plain = [&](std::string_view s, bool at_start) {
-    words.clear();
     store.clear();
-    t.pre.run(s, at_start, store, words);
-    for (const tok::Piece& w : words) t.model.tokenize(w.text, ids);
+    t.pre.run(s, at_start, store, [&](const tok::Piece& w) { t.model.tokenize(w.text, ids); });
   };
 
   t.added.split(text, false, segs);
@@ -97,6 +94,12 @@ bool ends_with_replacement(const std::string& s) {
   return s.size() >= 3 && std::string_view(s).substr(s.size() - 3) == tok::kReplacementChar;
 }
 }  // namespace
+
+void StreamDecoder::prime(const std::vector<int32_t>& context) {
+  ids_ = context;
+  prefix_ids_ = ids_.size();
+  prefix_ = tok_.decode(ids_, skip_special_);
+}
 
 std::string StreamDecoder::push(int32_t id) {
   ids_.push_back(id);

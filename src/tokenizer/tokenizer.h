@@ -53,6 +53,9 @@ class StreamDecoder {
  public:
   explicit StreamDecoder(const Tokenizer& tok, bool skip_special = false)
       : tok_(tok), skip_special_(skip_special) {}
+  // Ids already shown by other means (a prompt printed as text): later pushes decode in their
+  // context, so a continuation keeps its leading space ("▁world" after "Hello" -> " world").
+  void prime(const std::vector<int32_t>& context);
   std::string push(int32_t id);  // newly completed text (may be empty)
   std::string finish();          // whatever is left
 

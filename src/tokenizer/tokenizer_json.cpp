@@ -151,6 +151,10 @@ Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
     int32_t max_id = -1;
     impl->model.piece_to_id.for_each([&](std::string_view, int32_t id) { max_id = std::max(max_id, id); });
     for (const auto& t : impl->added.tokens()) max_id = std::max(max_id, t.id);
+    // Ids index a table: a corrupt file with a huge id must not make it huge.
+    const size_t entries = impl->model.piece_to_id.size() + impl->added.tokens().size();
+    if (static_cast<size_t>(max_id) >= 2 * entries + 1024)
+      fail(where, "token id {} is far beyond the {} tokens defined", max_id, entries);
     impl->pieces.assign(static_cast<size_t>(max_id + 1), std::string());
     impl->model.piece_to_id.for_each([&](std::string_view piece, int32_t id) { impl->pieces[id] = piece; });
     impl->special.assign(impl->pieces.size(), 0);

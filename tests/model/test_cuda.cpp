@@ -26,7 +26,7 @@ TEST(Cuda, FixturesMatchReference) {
       auto want = ref->tensor("logits");
       const double diff = (logits - want).abs().max().item<double>();
       std::cout << "[ info ] cuda " << name << " " << c10::toString(dtype) << " max |dlogit| = " << diff << "\n";
-      EXPECT_LE(diff, dtype == at::kFloat ? 1e-4 : 0.01 * want.abs().max().item<double>()) << name;
+      EXPECT_LE(diff, dtype == at::kFloat ? 1e-4 : 0.02 * want.abs().max().item<double>()) << name;
       if (dtype == at::kFloat) {
         auto prompt = ref->tensor("generate_prompt"), expect = ref->tensor("generate_output");
         std::vector<std::vector<int64_t>> prompts;

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -229,9 +230,11 @@ TEST(TokenizerSpecial, Stories260KReferenceIds) {
 
 TEST(TokenizerStream, MultiByteCharacters) {
   HYB_REQUIRE_SHARED(qwen2, "data/tokenizers/qwen2");
+  HYB_REQUIRE_SHARED(llama3, "data/tokenizers/llama3");
   HYB_REQUIRE_SHARED(llama2, "data/tokenizers/llama2");
-  const std::string text = "Hello 世界! naïve café, 🙂🚀 ∑x² — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 done";
-  for (const fs::path& dir : {qwen2, llama2}) {
+  HYB_REQUIRE_SHARED(wiki, "data/corpora/wikitext2_raw/wiki.test.raw");
+  const std::string text = "Hello 世界! naïve café, 🙂🚀 ∑x² — 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 done\n" + read_file(wiki).substr(0, 20000);
+  for (const fs::path& dir : {qwen2, llama3, llama2}) {
     const Tokenizer& t = cached(dir);
     const auto ids = t.encode(text, true);
     hyb::StreamDecoder sd(t);
@@ -257,6 +260,17 @@ TEST(TokenizerStream, MultiByteCharacters) {
   for (int32_t id : ids) outs.push_back(sd.push(id));
   EXPECT_EQ(outs, (std::vector<std::string>{"", "", "", "", "🙂"}));
   EXPECT_EQ(sd.finish(), "");
+
+  // Continuing a prompt: without context Llama-2's decoder strips the leading space of
+  // "▁world"; primed with the prompt's ids it keeps it.
+  const auto prompt = l2.encode("Hello", true);
+  hyb::StreamDecoder fresh(l2), primed(l2);
+  primed.prime(prompt);
+  std::string a, b;
+  for (int32_t id : l2.encode("world", false)) a += fresh.push(id);
+  for (int32_t id : l2.encode("world", false)) b += primed.push(id);
+  EXPECT_EQ(a + fresh.finish(), "world");
+  EXPECT_EQ(b + primed.finish(), " world");
 }
 
 // Qwen2 normalizes to NFC first: a decomposed "e" + U+0301 encodes as the composed "é", also
@@ -272,4 +286,31 @@ TEST(TokenizerNormalize, Qwen2Nfc) {
   const Tokenizer& l = cached(llama3);
   EXPECT_NE(l.encode("cafe\xCC\x81", false), l.encode("caf\xC3\xA9", false));
   EXPECT_EQ(l.decode(l.encode("cafe\xCC\x81", false)), "cafe\xCC\x81");
+}
+
+// Arbitrary bytes (invalid UTF-8, special-token text, "▁", controls) never fail: byte-level
+// Llama-3 (no normalizer) gives back every valid character and every added token verbatim, and
+// U+FFFD where the input was not UTF-8; every decode is valid UTF-8.
+TEST(TokenizerRobust, RandomBytes) {
+  HYB_REQUIRE_SHARED(qwen2, "data/tokenizers/qwen2");
+  HYB_REQUIRE_SHARED(llama3, "data/tokenizers/llama3");
+  HYB_REQUIRE_SHARED(llama2, "data/tokenizers/llama2");
+  const std::vector<std::string> atoms = {"a", " ", "\n", "\r\n", "  ", "é", "世", "🙂", "\xE2\x96\x81", "<|endoftext|>",
+                                          "<|begin_of_text|>", "<s>", "'s", "123", "\xC3", "\x80", "\xFF", "\t", "\0"};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 400; ++i) {
+    std::string x;
+    for (int n = rng() % 40; n > 0; --n) {
+      if (rng() % 3 == 0) x += static_cast<char>(rng() % 256);
+      else x += atoms[rng() % atoms.size()];
+    }
+    for (const fs::path& dir : {qwen2, llama3, llama2}) {
+      const Tokenizer& t = cached(dir);
+      const std::string back = t.decode(t.encode(x, true));
+      EXPECT_TRUE(hyb::tok::utf8_valid(back)) << dir;
+      if (dir == llama3) {
+        EXPECT_EQ(t.decode(t.encode(x, false)), hyb::tok::utf8_lossy(x));
+      }
+    }
+  }
 }

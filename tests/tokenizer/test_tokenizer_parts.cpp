@@ -74,6 +74,8 @@ TEST(TokenizerErrors, MissingVocabOrMerges) {
                     "tokenizer.json", "model.merges is missing");
   expect_load_error(write_tokenizer("tok_badmerge", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a q"]}})"),
                     "tokenizer.json", "missing from the vocabulary");
+  expect_load_error(write_tokenizer("tok_hugeid", R"({"model": {"type": "BPE", "vocab": {"a": 900000000}, "merges": []}})"),
+                    "tokenizer.json", "far beyond");
   expect_load_error(write_tokenizer("tok_nomodel", R"({"normalizer": null})"), "tokenizer.json", "\"model\" is missing");
   expect_load_error(write_tokenizer("tok_badpre", tiny_json("", R"("pre_tokenizer": {"type": "BertPreTokenizer"},)")),
                     "tokenizer.json", "pre-tokenizer type 'BertPreTokenizer' is not supported");
@@ -141,7 +143,8 @@ TEST(TokenizerSplit, Behaviours) {
   const hyb::tok::Regex dash("-", true, "test");
   auto run = [&](SplitBehavior b) {
     std::vector<hyb::tok::Piece> out;
-    hyb::tok::split_pieces(dash, b, false, {"the-final--countdown", true}, out);
+    hyb::tok::split_pieces(dash, b, false, {"the-final--countdown", true},
+                           [&](const hyb::tok::Piece& p) { out.push_back(p); });
     std::vector<std::string> s;
     for (const auto& p : out) s.emplace_back(p.text);
     return s;
