@@ -84,7 +84,10 @@ void add_generate(CLI::App& app) {
     }
     std::optional<StreamDecoder> stream;
     if (!a->print_ids) {
-      stream.emplace(*tok);
+      // Primed with the prompt so the first new token decodes in context (sentencepiece
+      // tokenizers drop a word's leading space at the start of a text).
+      stream.emplace(*tok, /*skip_special=*/true);
+      stream->prime(std::vector<int32_t>(prompt.begin(), prompt.end()));
       std::cout << a->prompt << std::flush;
     }
     GenerateStats st;

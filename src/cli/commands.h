@@ -10,6 +10,12 @@ void add_info(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_random_model(CLI::App& app);
+void add_bench(CLI::App& app);
+void add_search(CLI::App& app);
+void add_export(CLI::App& app);
+void add_eval(CLI::App& app);
+void add_distill(CLI::App& app);
+void add_perplexity(CLI::App& app);
 void add_demo(CLI::App& app);
 
 }  // namespace hyb::cli

@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   hyb::cli::add_generate(app);
   hyb::cli::add_tokenize(app);
   hyb::cli::add_random_model(app);
+  hyb::cli::add_bench(app);
+  hyb::cli::add_search(app);
+  hyb::cli::add_export(app);
+  hyb::cli::add_eval(app);
+  hyb::cli::add_distill(app);
+  hyb::cli::add_perplexity(app);
   hyb::cli::add_demo(app);
   try {
     app.parse(argc, argv);

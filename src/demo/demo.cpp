@@ -267,7 +267,7 @@ json run_demo(const DemoOptions& opt) {
   json task_results = json::array();
   std::vector<SearchResult> results;
   for (const auto& task : tasks) {
-    ScoreFn score = [&](const LayerSet& layers) {
+    ScoreFn score = [&](const LayerSet& layers, const LayerSet&) {
       swap.set(layers);
       return accuracy(*teacher, task);
     };

@@ -4,7 +4,8 @@
 // parent attention repeats W_k and W_v rows per group.
 //   GDN: q, k, v = SiLU(conv4(W x))                    causal depthwise short convolutions
 //   Jet: q, k    = SiLU(W x)                           no convolution on q, k
-//        v       = SiLU(dconv4(W_v x; kernels(x)))     kernels_t = W_2 SiLU(W_1 x_t) + b_2, [H*d, 4]
+//        v       = SiLU(dconv4(W_v x; kernels(x)))     kernels_t = W_2 SiLU(W_1 x_t) + b_2
+//                                                    (one [H*d, 4] kernel per token)
 //   q, k  L2-normalised per head;  b = sigmoid(W_b x);  g = -exp(A_log) softplus(W_a x + dt_bias)
 //   S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,   o_t = d^-1/2 S_t^T q_t
 //   y = W_o [ RMSNorm_d(o) * w * silu(W_g x) ]
@@ -105,7 +106,7 @@ class GatedDelta final : public LinearMixer {
       const at::Tensor past = cache ? cache->conv[i] : at::Tensor();
       auto c = form == LinearForm::kNaive ? ops::causal_conv_naive(in, taps, past)
                                           : ops::causal_conv(in, taps, past);
-      if (cache) cache->conv[i] = c.cache.to(cache->conv[i].scalar_type());
+      if (cache) cache->conv[i].copy_(c.cache);  // in place: CUDA graphs replay fixed addresses
       return at::silu(c.y);
     };
     auto q = at::linear(x, q_w_, q_b_), k = at::linear(x, k_w_, k_b_);
@@ -131,7 +132,7 @@ class GatedDelta final : public LinearMixer {
     if (form == LinearForm::kNaive) r = ops::gated_delta_naive(q, k, v, g, beta, scale, h0);
     else if (form == LinearForm::kStep) r = ops::gated_delta_step(q, k, v, g, beta, scale, h0);
     else r = ops::gated_delta_chunk(q, k, v, g, beta, scale, h0, s_.chunk_size);
-    if (cache) cache->state = r.state.to(cache->state.scalar_type());
+    if (cache) cache->state.copy_(r.state);  // in place: CUDA graphs replay fixed addresses
 
     auto gate = at::linear(x, g_w_).view({B, T, H_, d_});
     auto o = gated_rms_norm(r.o, gate, norm_w_, s_.norm_eps).to(x.scalar_type());

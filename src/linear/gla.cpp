@@ -33,7 +33,8 @@ class GLA final : public LinearMixer {
     } else {
       q_w_ = init.normal({q_dim, D_}, 0.02), k_w_ = init.normal({kv_dim, D_}, 0.02);
       v_w_ = init.normal({kv_dim, D_}, 0.02), o_w_ = init.normal({D_, q_dim}, 0.02);
-      if (s.qkv_bias) q_b_ = at::zeros({q_dim}), k_b_ = at::zeros({kv_dim}), v_b_ = at::zeros({kv_dim});
+      if (s.qkv_bias)
+        q_b_ = at::zeros({q_dim}), k_b_ = at::zeros({kv_dim}), v_b_ = at::zeros({kv_dim});
     }
     if (parent) move_parameters(*this, parent->wq.device());
   }
@@ -73,7 +74,7 @@ class GLA final : public LinearMixer {
     if (form == LinearForm::kNaive) r = ops::gla_naive(q, k, v, gk, scale, h0);
     else if (form == LinearForm::kStep) r = ops::gla_step(q, k, v, gk, scale, h0);
     else r = ops::gla_chunk(q, k, v, gk, scale, h0, s_.chunk_size);
-    if (cache) cache->state = r.state.to(cache->state.scalar_type());
+    if (cache) cache->state.copy_(r.state);  // in place: CUDA graphs replay fixed addresses
 
     auto gate = at::linear(x, g_w_).view({B, T, H_, d_});
     auto o = gated_rms_norm(r.o, gate, norm_w_, s_.norm_eps).to(x.scalar_type());

@@ -5,6 +5,10 @@
 // Each module has three forms sharing its parameters: the naive token-by-token recurrence
 // (reference, ops/*_naive), the chunked parallel form (training / prefill) and the one-token
 // recurrent step on a carried state (decoding). See ../shared/docs/linear-attention-reference.md.
+// Files: settings.cpp (LinearSettings, the factories), blocks.* (parts the modules share, the
+// cache), gla.cpp and gated_delta.cpp (the modules: parameters, gates, norms, cache handling),
+// ops/ (the recurrences as tensor functions: *_naive.cpp references beside the chunked + step
+// forms in gla.cpp / gated_delta.cpp, and the causal convolutions in conv.cpp).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -43,8 +47,8 @@ struct LinearSettings {
 
 // Which computation a linear module's forward uses. All three share the parameters.
 //   kAuto:    chunked without a cache; with a cache, chunked for prefill (T > 1), step for T == 1.
-//   kNaive:   the token-by-token reference recurrence (ops/*_naive.cpp), in the input's dtype
-//             (float64 included); slow, for tests and benchmarks.
+//   kNaive:   the token-by-token reference recurrence (ops/*_naive.cpp); fp64 end to end for
+//             fp64 inputs and weights; slow, for tests and benchmarks.
 //   kChunked: the chunked parallel form (training, prefill).
 //   kStep:    the one-token recurrent step (decoding), applied to each token in turn.
 enum class LinearForm { kAuto, kNaive, kChunked, kStep };

@@ -63,7 +63,20 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
   // Keys and values visible to this call: the cache's (after appending), or just these.
   at::Tensor keys = k, values = v, mask;  // mask: additive [B,1,T,L] or undefined (= causal from 0)
   int64_t L = T;
-  if (cache_base) {
+  if (cache_base && pos.static_mask.defined()) {
+    // Decoding step with fixed shapes: row b writes its key at pos[b]; the mask hides the rest.
+    auto& c = dynamic_cast<KVCache&>(*cache_base);
+    TORCH_CHECK(T == 1, "static-shape decoding takes one token per row");
+    auto rows = at::arange(B, pos.pos.options());
+    auto at_pos = pos.pos.select(1, 0);
+    using at::indexing::Slice;
+    c.k.index_put_({rows, Slice(), at_pos}, k.select(2, 0));
+    c.v.index_put_({rows, Slice(), at_pos}, v.select(2, 0));
+    keys = c.k;
+    values = c.v;
+    L = c.k.size(2);
+    mask = pos.static_mask;
+  } else if (cache_base) {
     auto& c = dynamic_cast<KVCache&>(*cache_base);
     const int64_t first = c.lengths[0];
     const bool same = std::all_of(c.lengths.begin(), c.lengths.end(), [&](int64_t n) { return n == first; });
@@ -81,7 +94,13 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
     L = *std::max_element(c.lengths.begin(), c.lengths.end()) + T;
     keys = c.k.narrow(2, 0, L);
     values = c.v.narrow(2, 0, L);
-    if (!(same && T == 1)) {
+    if (same && T > 1) {
+      // All rows at the same length: one [T, L] mask shared by the batch (query t sees j <= first + t).
+      auto qi = at::arange(T, x.options().dtype(at::kLong)).view({T, 1}) + first;
+      auto kj = at::arange(L, x.options().dtype(at::kLong)).view({1, L});
+      mask = at::zeros({T, L}, x.options().dtype(at::kFloat))
+                 .masked_fill_(kj > qi, -std::numeric_limits<float>::infinity());
+    } else if (!same) {
       // Query t of row b (absolute index len_b + t) sees keys j <= len_b + t.
       auto len = at::tensor(c.lengths, at::kLong).to(x.device()).view({B, 1, 1});
       auto qi = at::arange(T, x.options().dtype(at::kLong)).view({1, T, 1}) + len;
@@ -95,9 +114,19 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
     mask = at::full({T, T}, -std::numeric_limits<float>::infinity(), x.options().dtype(at::kFloat)).triu(1);
   }
 
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  if (compat::kHasSdpa && x.is_cuda() && T > 1) {
+    // Prefill on a GPU: the fused kernel never materialises the [T, L] scores (at 64K context
+    // they would not fit). K/V are expanded to the query heads for it.
+    auto kk = rep > 1 ? keys.repeat_interleave(rep, 1) : keys;
+    auto vv = rep > 1 ? values.repeat_interleave(rep, 1) : values;
+    const bool causal = cache_base == nullptr;
+    auto o = compat::sdpa(q, kk, vv, causal ? at::Tensor() : mask, scale, causal);
+    return proj(o.transpose(1, 2).reshape({B, T, H * d}), w_.wo);
+  }
+
   // softmax(q k^T * d^-1/2 + mask) v with kv heads shared by `rep` query heads: q is viewed as
   // [B,Hkv,rep*T,d] so K and V are never copied per query head.
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   auto qg = q.reshape({B, Hkv, rep * T, d});
   auto scores = at::matmul(qg, keys.transpose(-2, -1)).to(at::kFloat).mul_(scale);  // [B,Hkv,rep*T,L]
   if (mask.defined()) {

@@ -38,8 +38,8 @@ Rope Rope::make(const RopeConfig& cfg, int64_t d) {
 
 std::pair<at::Tensor, at::Tensor> Rope::cos_sin(const at::Tensor& pos) const {
   // freqs[b,t,i] = pos[b,t] * inv_freq[i]; emb = [freqs, freqs] (HF's half-split layout).
-  auto inv = inv_freq.to(pos.device());
-  auto freqs = pos.to(at::kFloat).unsqueeze(-1) * inv;
+  if (inv_freq.device() != pos.device()) inv_freq = inv_freq.to(pos.device());
+  auto freqs = pos.to(at::kFloat).unsqueeze(-1) * inv_freq;
   auto emb = at::cat({freqs, freqs}, -1);
   return {emb.cos(), emb.sin()};
 }

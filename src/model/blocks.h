@@ -16,7 +16,9 @@ at::Tensor proj(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = 
 
 // Rotary embedding tables for positions `pos` [B,T] -> cos, sin [B,T,head_dim] (fp32).
 struct Rope {
-  at::Tensor inv_freq;  // [head_dim/2] fp32, llama3 scaling applied
+  // [head_dim/2] fp32, llama3 scaling applied; moved to the positions' device on first use (and
+  // kept there: no host-to-device copy per step, which CUDA graph capture would also forbid).
+  mutable at::Tensor inv_freq;
   static Rope make(const RopeConfig& cfg, int64_t head_dim);
   std::pair<at::Tensor, at::Tensor> cos_sin(const at::Tensor& pos) const;
 };

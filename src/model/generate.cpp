@@ -5,6 +5,9 @@
 
 #include <chrono>
 
+#include "util/device.h"
+
+#include "model/decode_engine.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -51,11 +54,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   auto cache = model.make_cache(B, max_len);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);
   auto dev = model.device();
-  auto sync = [&] {
-#ifdef HYB_WITH_CUDA
-    if (dev.is_cuda()) torch::cuda::synchronize();
-#endif
-  };
+  auto sync = [&] { synchronize(dev); };
 
   // Prefill, in chunks of prefill_chunk tokens; rows of unequal length one at a time into a
   // single-row cache whose state is then copied into the batch cache.
@@ -91,6 +90,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   // Decode: one token per row per step; finished rows keep stepping (their output is ignored).
   std::vector<std::vector<int64_t>> out(B);
   std::vector<bool> done(B, false);
+  DecodeEngine engine(model, *cache, opt.cuda_graph);
   int64_t decoded = 0;
   for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
     auto next = choose(last_logits, opt, gen).to(at::kCPU);
@@ -104,7 +104,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
       all_done = all_done && done[b];
     }
     if (all_done || step + 1 == opt.max_new_tokens) break;
-    last_logits = model.forward(next.view({B, 1}).to(dev), cache.get()).select(1, 0);
+    last_logits = engine.step(next.to(dev));
     decoded += B;
   }
   sync();

@@ -17,6 +17,7 @@ struct GenerateOptions {
   uint64_t seed = 0;
   std::vector<int64_t> stop_ids;  // a row stops after emitting one of these
   int64_t prefill_chunk = 2048;
+  bool cuda_graph = true;  // replay each decoding step as one CUDA graph (CUDA only)
 };
 
 struct GenerateStats {

@@ -30,6 +30,11 @@ class MixerCache {
 struct Positions {
   at::Tensor pos;     // [B,T] int64 absolute positions (RoPE)
   int64_t start = 0;  // pos[:,0] when all rows start at the same position, else -1
+  // Graph-friendly decoding (T = 1, every shape fixed for the whole generation, see
+  // model/decode_engine): when defined, attention writes K/V at `pos` by device-side indexing
+  // and attends over the whole preallocated cache under this additive mask [B,1,1,max_len]
+  // (0 where key j <= pos, -inf after), never reading host-side lengths.
+  at::Tensor static_mask;
 };
 
 class TokenMixer : public Module {

@@ -181,14 +181,19 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const LoadOptions&
   return m;
 }
 
-std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, at::ScalarType dtype) {
+std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, at::ScalarType dtype,
+                                           at::Device device) {
   std::unique_ptr<CausalLM> m(new CausalLM());
   m->cfg_ = c;
   m->cfg_.dtype = dtype_name(dtype);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   auto opts = at::TensorOptions().dtype(at::kFloat);
-  auto normal = [&](std::vector<int64_t> shape) { return at::normal(0.0, 0.02, shape, gen, opts).to(dtype); };
-  auto ones = [&](int64_t n) { return at::ones({n}, opts).to(dtype); };
+  if (device.is_cuda()) at::manual_seed(seed);
+  auto normal = [&](std::vector<int64_t> shape) {
+    if (device.is_cuda()) return at::empty(shape, opts.dtype(dtype).device(device)).normal_(0.0, 0.02);
+    return at::normal(0.0, 0.02, shape, gen, opts).to(dtype);
+  };
+  auto ones = [&](int64_t n) { return at::ones({n}, opts.dtype(dtype).device(device)); };
   const int64_t D = c.hidden_size, I = c.intermediate_size, H = c.num_heads, Hkv = c.num_kv_heads,
                 d = c.head_dim, V = c.vocab_size;
   m->rope_ = Rope::make(c.rope, d);

@@ -55,8 +55,9 @@ class CausalLM : public Module {
   // against the config (missing or unexpected tensors are errors naming the file).
   static std::unique_ptr<CausalLM> load(const std::filesystem::path& dir, const LoadOptions& opt = {});
   // Random weights for a config (shape-true benchmarks): N(0, 0.02), norms 1.
+  // On CUDA the weights are drawn there (seeded by the global CUDA generator).
   static std::unique_ptr<CausalLM> random(const ModelConfig& cfg, uint64_t seed,
-                                          at::ScalarType dtype = at::kFloat);
+                                          at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
 
   const ModelConfig& config() const { return cfg_; }
   int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }

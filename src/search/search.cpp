@@ -40,7 +40,7 @@ ScoreJournal::ScoreJournal(fs::path path, bool resume) : path_(std::move(path)) 
   }
 }
 
-double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* seconds) {
+double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends) {
   auto it = known_.find(layers);
   if (it != known_.end()) {
     ++replayed_;
@@ -48,7 +48,7 @@ double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* se
     return it->second.first;
   }
   auto t0 = std::chrono::steady_clock::now();
-  const double s = fn(layers);
+  const double s = fn(layers, extends);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   known_[layers] = {s, dt};
   if (seconds) *seconds = dt;
@@ -96,9 +96,9 @@ SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, 
   if (L <= 0) fail("search", "the model has no layers");
   SearchResult r;
   r.strategy = st;
-  auto eval = [&](const LayerSet& s) {
+  auto eval = [&](const LayerSet& s, const LayerSet& extends = {}) {
     Evaluated e{s, 0, 0};
-    e.score = journal.score(s, fn, &e.seconds);
+    e.score = journal.score(s, fn, &e.seconds, extends);
     return e;
   };
   const Evaluated base = eval({});
@@ -145,7 +145,7 @@ SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, 
     if (st == "greedy") {
       for (int64_t l = 0; l < L; ++l) {
         if (std::binary_search(current.begin(), current.end(), l)) continue;
-        round.candidates.push_back(eval(with(current, l)));
+        round.candidates.push_back(eval(with(current, l), current));
         const Evaluated& c = round.candidates.back();
         if (pick.layers.empty() || c.score > pick.score) pick = c;  // strictly greater wins
       }

@@ -64,8 +64,10 @@ struct SearchResult {
   nlohmann::json to_json() const;  // summary.json
 };
 
-// Scores the model with exactly `layers` replaced. Must be deterministic.
-using ScoreFn = std::function<double(const LayerSet& layers)>;
+// Scores the model with exactly `layers` replaced. Must be deterministic. `extends` is the model
+// the candidate adds one layer to (greedy's current model; empty when there is none), so a
+// scorer can reuse what it computed for that model (prefix caching).
+using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& extends)>;
 
 // Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
 // is known, so an interrupted search resumes from the last finished candidate: replaying the
@@ -73,7 +75,7 @@ using ScoreFn = std::function<double(const LayerSet& layers)>;
 class ScoreJournal {
  public:
   explicit ScoreJournal(std::filesystem::path path = {}, bool resume = false);
-  double score(const LayerSet& layers, const ScoreFn& fn, double* seconds);
+  double score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends = {});
   int64_t replayed() const { return replayed_; }  // scores taken from the journal
 
  private:

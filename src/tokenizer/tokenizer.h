@@ -45,16 +45,26 @@ class Tokenizer {
 
 // Streams text while ids arrive one at a time (generation): emits only complete UTF-8, so
 // byte-fallback and byte-level tokens that split a character print once the character is whole.
+// The concatenation of everything push() and finish() return equals decode(all ids).
+// Like HF's DecodeStream it decodes a short window (the ids of the previous output plus the new
+// ones) and returns the part past the previous output, so the cost per id stays constant and
+// decoders that look at context (Llama-2's leading-space strip) still see it.
 class StreamDecoder {
  public:
-  explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+  explicit StreamDecoder(const Tokenizer& tok, bool skip_special = false)
+      : tok_(tok), skip_special_(skip_special) {}
+  // Ids already shown by other means (a prompt printed as text): later pushes decode in their
+  // context, so a continuation keeps its leading space ("▁world" after "Hello" -> " world").
+  void prime(const std::vector<int32_t>& context);
   std::string push(int32_t id);  // newly completed text (may be empty)
   std::string finish();          // whatever is left
 
  private:
   const Tokenizer& tok_;
-  std::vector<int32_t> ids_;
-  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+  bool skip_special_;
+  std::vector<int32_t> ids_;  // window: [context ids | ids not yet returned]
+  size_t prefix_ids_ = 0;     // how many of ids_ are context
+  std::string prefix_;        // decode(context ids), already returned
 };
 
 }  // namespace hyb

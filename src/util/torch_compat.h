@@ -25,8 +25,9 @@ template <typename T>
 using optional = c10::optional<T>;
 
 // Scaled dot-product attention, q [B,H,Tq,d], k/v [B,H,Tk,d]; `mask` is additive
-// ([.., Tq, Tk], 0 or -inf) or undefined. Uses the fused kernel where LibTorch has one.
+// ([.., Tq, Tk], 0 or -inf) or undefined; is_causal masks j > i (Tq == Tk). Uses the fused
+// kernel (flash / memory-efficient) where LibTorch has one, else explicit fp32 math.
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                const at::Tensor& mask, double scale);
+                const at::Tensor& mask, double scale, bool is_causal = false);
 
 }  // namespace hyb::compat

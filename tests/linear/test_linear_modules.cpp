@@ -54,12 +54,33 @@ TEST_P(LinearModule, FormsMatchFp64Naive) {
               "%.2e, fp32 final state %.2e\n", s.kind.c_str(), worst_chunk, worst_step,
               worst_chunk64, worst_state);
   EXPECT_LT(worst_chunk64, 1e-12);
-  // fp32 floor: the fp32 naive recurrence itself is off by up to ~5e-6 for GDN / Jet here (the
-  // output norm magnifies the rounding of heads whose o is small), so 2e-5 for those, 1e-5 for GLA.
-  const double tol = s.kind == "gla" ? 1e-5 : 2e-5;
-  EXPECT_LT(worst_chunk, tol);
-  EXPECT_LT(worst_step, tol);
-  EXPECT_LT(worst_state, tol);
+  // fp32 decoding steps accumulate rounding token by token, and the output norm magnifies it in
+  // heads whose o is small next to the state: for GDN / Jet the steps reached 8e-6 (LibTorch
+  // 1.13) and 1.8e-5 (2.11), as does the fp32 naive recurrence, so 5e-5 there; 1e-5 otherwise.
+  EXPECT_LT(worst_chunk, 1e-5);
+  EXPECT_LT(worst_step, s.kind == "gla" ? 1e-5 : 5e-5);
+  EXPECT_LT(worst_state, 1e-5);
+}
+
+// Settings off the defaults: a chunk that is not a multiple of the sub-chunk, convolutions of
+// width 1 (no history) and 2, no GQA, one head.
+TEST_P(LinearModule, OtherSettingsMatchFp64Naive) {
+  for (auto [chunk, conv, H, Hk] : std::vector<std::array<int64_t, 4>>{
+           {20, 1, 4, 4}, {24, 2, 4, 1}, {64, 4, 1, 1}}) {
+    LinearSettings s = small_settings(GetParam(), false);
+    s.chunk_size = chunk, s.conv_size = conv, s.num_heads = H, s.num_kv_heads = Hk;
+    auto m32 = perturbed_module(s, 15), m64 = perturbed_module(s, 15, at::kDouble);
+    auto gen = generator(16);
+    auto x = randn({2, 77, s.hidden_size}, gen, at::kDouble);
+    auto c32 = m32->make_cache(2, 0, at::kFloat, at::kCPU);
+    auto ref = m64->forward(x, nullptr, LinearForm::kNaive);
+    auto x32 = x.to(at::kFloat);
+    auto y = at::cat({m32->forward(x32.narrow(1, 0, 70), c32.get(), LinearForm::kAuto),
+                      m32->forward(x32.narrow(1, 70, 7), c32.get(), LinearForm::kStep)},
+                     1);
+    EXPECT_LT(rel_err(y, ref), 1e-5) << "chunk " << chunk << " conv " << conv << " H " << H;
+    EXPECT_EQ(m32->cache_bytes(2, 0, at::kFloat), c32->bytes());
+  }
 }
 
 // Chunked prefill in two pieces, then one decoding step per token == one full forward.
@@ -84,7 +105,8 @@ TEST_P(LinearModule, CopyRowThenDecodeTogether) {
   auto gen = generator(5);
   auto a = randn({1, 37, s.hidden_size}, gen), b = randn({1, 80, s.hidden_size}, gen);
   auto next = randn({2, 4, s.hidden_size}, gen);
-  auto ca = m->make_cache(1, 0, at::kFloat, at::kCPU), cb = m->make_cache(1, 0, at::kFloat, at::kCPU);
+  auto ca = m->make_cache(1, 0, at::kFloat, at::kCPU);
+  auto cb = m->make_cache(1, 0, at::kFloat, at::kCPU);
   m->forward(a, Positions{}, ca.get());
   m->forward(b, Positions{}, cb.get());
   auto both = m->make_cache(2, 0, at::kFloat, at::kCPU);
@@ -132,7 +154,7 @@ TEST_P(LinearModule, CacheBytesMatchAllocation) {
 // every parameter (sampled entries), and == autograd through the naive form (all entries).
 TEST_P(LinearModule, GradientsMatchFiniteDifferences) {
   LinearSettings s = small_settings(GetParam());
-  s.hidden_size = 16, s.head_dim = 4, s.chunk_size = 32;  // T = 40: 2 chunks, 2 sub-chunks each
+  s.hidden_size = 16, s.head_dim = 4, s.chunk_size = 32;  // T = 40: 2 chunks, 4 sub-chunks each
   auto m = perturbed_module(s, 8, at::kDouble);
   auto gen = generator(9);
   auto x = randn({2, 40, s.hidden_size}, gen, at::kDouble);
@@ -187,7 +209,8 @@ TEST_P(LinearModule, InitFromAttentionPlacesParentWeights) {
   p.hidden_size = D, p.num_heads = H, p.num_kv_heads = Hk, p.head_dim = d;
   p.wq = randn({H * d, D}, gen) * 0.3, p.wk = randn({Hk * d, D}, gen) * 0.3;
   p.wv = randn({Hk * d, D}, gen) * 0.3, p.wo = randn({D, H * d}, gen) * 0.3;
-  p.bq = randn({H * d}, gen) * 0.1, p.bk = randn({Hk * d}, gen) * 0.1, p.bv = randn({Hk * d}, gen) * 0.1;
+  p.bq = randn({H * d}, gen) * 0.1, p.bk = randn({Hk * d}, gen) * 0.1;
+  p.bv = randn({Hk * d}, gen) * 0.1;
   auto mixer = make_linear_mixer_from_attention(s, p, 3);
   auto& m = dynamic_cast<LinearMixer&>(*mixer);
   const std::string prefix = "model.layers.3.linear_attn.";
@@ -199,7 +222,9 @@ TEST_P(LinearModule, InitFromAttentionPlacesParentWeights) {
 
   const bool gla = GetParam() == "gla";
   // HF repeat_kv on heads (dim `dim` of size Hk): head h <- kv head h / G.
-  auto repeat_kv_heads = [&](const at::Tensor& t, int64_t dim) { return t.repeat_interleave(G, dim); };
+  auto repeat_kv_heads = [&](const at::Tensor& t, int64_t dim) {
+    return t.repeat_interleave(G, dim);
+  };
   auto repeat = [&](const at::Tensor& w) {  // rows of W_k / W_v (or biases), for GDN and Jet
     if (gla) return w;
     auto rows = repeat_kv_heads(w.view({Hk, d, -1}), 0);

@@ -68,7 +68,8 @@ TEST(LinearOps, GlaChunkAndStepMatchNaive) {
         const double scale = 1.0 / std::sqrt(8.0);
         auto ref = ops::gla_naive(in.q, in.k, in.v, in.g, scale, in.h0);
         auto c64 = ops::gla_chunk(in.q, in.k, in.v, in.g, scale, in.h0, 64);
-        auto c32 = ops::gla_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), scale, f32(in.h0), 64);
+        auto c32 =
+            ops::gla_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), scale, f32(in.h0), 64);
         auto st = step_all(T, f32(in.h0), [&](int64_t t, const at::Tensor& S) {
           auto sl = [&](const at::Tensor& x) { return f32(x.narrow(1, t, 1)); };
           return ops::gla_step(sl(in.q), sl(in.k), sl(in.v), sl(in.g), scale, S);
@@ -125,6 +126,19 @@ TEST(LinearOps, GatedDeltaChunkAndStepMatchNaive) {
   EXPECT_LT(worst_step, 1e-5);
 }
 
+// Decays down to exp(-60) per token: cumulative log decays of thousands within a chunk.
+TEST(LinearOps, GatedDeltaChunkSurvivesExtremeGates) {
+  auto in = delta_inputs(2, 150, 3, 8, 8, true, 30.0, 12);
+  in.g = in.g.clamp_min(-60.0);
+  ASSERT_LT(in.g.min().item<double>(), -40.0);
+  auto ref = ops::gated_delta_naive(in.q, in.k, in.v, in.g, in.beta, 0.35, in.h0);
+  auto c32 = ops::gated_delta_chunk(f32(in.q), f32(in.k), f32(in.v), f32(in.g), f32(in.beta),
+                                    0.35, f32(in.h0), 64);
+  ASSERT_TRUE(at::isfinite(c32.o).all().item<bool>());
+  EXPECT_LT(rel_err(c32.o, ref.o), 1e-5);
+  EXPECT_LT(rel_err(c32.state, ref.state), 1e-5);
+}
+
 // No decay and beta = 1 on repeated keys: the hardest case for the triangular solve.
 TEST(LinearOps, GatedDeltaChunkSurvivesDegenerateKeys) {
   auto in = delta_inputs(1, 130, 2, 8, 8, true, 1.0, 11);
@@ -139,7 +153,7 @@ TEST(LinearOps, GatedDeltaChunkSurvivesDegenerateKeys) {
 }
 
 // d/d(every input) of a random projection of (o, final state): chunked autograd == naive
-// autograd in fp64. Chunk 32 with T 75: three chunks, two sub-chunks each (GLA), padding.
+// autograd in fp64. Chunk 32 with T 75: three chunks, four sub-chunks each (GLA), padding.
 template <typename Fn>
 void expect_same_grads(std::vector<at::Tensor> inputs, Fn naive, Fn chunk) {
   auto gen = generator(5);
@@ -197,7 +211,8 @@ TEST(LinearOps, CausalConvFastMatchesNaiveAndSplits) {
       auto taps = dynamic ? randn({B, T, C, W}, gen, at::kDouble) : randn({C, W}, gen, at::kDouble);
       auto past = randn({B, W - 1, C}, gen, at::kDouble);
       for (const auto& cache : {at::Tensor(), past}) {
-        auto fast = ops::causal_conv(x, taps, cache), naive = ops::causal_conv_naive(x, taps, cache);
+        auto fast = ops::causal_conv(x, taps, cache);
+        auto naive = ops::causal_conv_naive(x, taps, cache);
         EXPECT_LT(rel_err(fast.y, naive.y), 1e-14);
         EXPECT_TRUE(at::equal(fast.cache, naive.cache));
         // Split after 2 tokens (fewer than W-1 when W = 4): the cache carries the history.

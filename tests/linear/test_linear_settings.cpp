@@ -74,7 +74,8 @@ TEST(LinearSettings, BadConfigsThrow) {
 
   auto j = LinearSettings::for_model("gla", qwen_like()).to_json();
   auto with = [&](const std::string& k, nlohmann::json v) { auto t = j; t[k] = v; return t; };
-  expect_error([&] { LinearSettings::from_json(with("heads", 3), "cfg.json"); }, "cfg.json: unknown");
+  expect_error([&] { LinearSettings::from_json(with("heads", 3), "cfg.json"); },
+               "cfg.json: unknown");
   expect_error([&] { LinearSettings::from_json(with("num_heads", "12"), "x"); }, "integer");
   expect_error([&] { LinearSettings::from_json(with("kind", "rwkv"), "x"); }, "unknown linear");
   expect_error([&] { LinearSettings::from_json(with("chunk_size", 0), "x"); }, "chunk_size");

@@ -10,7 +10,7 @@ namespace {
 
 // score(S) = 1 - sum of per-layer costs: additive, so every round can be worked out by hand.
 ScoreFn additive(std::vector<double> cost, int* calls = nullptr) {
-  return [cost, calls](const LayerSet& s) {
+  return [cost, calls](const LayerSet& s, const LayerSet&) {
     if (calls) ++*calls;
     double v = 1.0;
     for (auto l : s) v -= cost[l];
@@ -117,9 +117,9 @@ TEST(Search, ResumeEqualsUninterrupted) {
   auto want = run_search(6, additive(cost), o, full);
   // Interrupted after 9 scored candidates (the scorer "crashes").
   int calls = 0;
-  auto crashing = [&](const LayerSet& s) {
+  auto crashing = [&](const LayerSet& s, const LayerSet& e) {
     if (++calls > 9) throw std::runtime_error("interrupted");
-    return additive(cost)(s);
+    return additive(cost)(s, e);
   };
   {
     ScoreJournal j(dir / "candidates.jsonl", /*resume=*/false);

@@ -1,5 +1,4 @@
-// ops/conv: the helpers every op shares (compute dtype, chunk length, time padding), and the
-// causal depthwise convolution over time, static (GDN's short convolutions, taps
+// ops/conv: causal depthwise convolution over time, static (GDN's short convolutions, taps
 // [C,W]) or dynamic (JetBlock, one kernel per token, taps [B,T,C,W]), with the W-1 previous
 // inputs carried in a cache so that prefill-then-decode equals one pass. The fast form and its
 // naive twin live side by side: both are short.
@@ -7,23 +6,6 @@
 #include "linear/ops/ops.h"
 
 namespace hyb::ops {
-
-at::ScalarType compute_dtype(const at::Tensor& t) {
-  return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-int64_t chunk_for(int64_t T, int64_t chunk) {
-  int64_t c = 16;
-  while (c < T) c *= 2;
-  return std::min(chunk, c);
-}
-
-at::Tensor pad_time(const at::Tensor& x, int64_t Tp) {
-  if (x.size(1) == Tp) return x;
-  auto shape = x.sizes().vec();
-  shape[1] = Tp - x.size(1);
-  return at::cat({x, at::zeros(shape, x.options())}, 1);
-}
 
 namespace {
 

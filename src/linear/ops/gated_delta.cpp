@@ -1,17 +1,16 @@
 // ops/gated_delta: the chunked (WY / UT transform) form of the gated delta rule and its one-token
 // decoding step (the reference is gated_delta_naive.cpp). For chunks of C tokens (cf.
-// fla/ops/gated_delta_rule/chunk.py, wy_fast.py), with Γ_i = sum_{s<=i} g_s within the chunk:
-//   A_ij  = b_i (k_i . k_j) exp(Γ_i - Γ_j)          strictly lower triangular (j < i)
-//   (I + A) [W U] = diag(b) [K ⊙ exp(Γ), V]         one unit-triangular solve (the UT transform)
+// fla/ops/gated_delta_rule/chunk.py, wy_fast.py), with log decays g_s <= 0 and
+//   P_i = sum_{s<=i} g_s (from the chunk start),  D_ij = exp(sum_{j<s<=i} g_s) for j <= i, else 0,
+//   E_j = exp(sum_{s>j} g_s) (to the chunk end), all direct sums of gates (see common.cpp):
+//   A_ij  = b_i (k_i . k_j) D_ij                    strictly lower triangular (j < i)
+//   (I + A) [W U] = diag(b) [K ⊙ exp(P), V]         one unit-triangular solve (the UT transform)
 //   U - W S_n = the chunk's delta-rule updates u_j given the state S_n entering it
-//   S_{n+1} = exp(Γ_last) S_n + (K ⊙ exp(Γ_last - Γ))^T (U - W S_n)
-//   O = scale [ (Q ⊙ exp(Γ)) S_n + (Q K^T ⊙ D) (U - W S_n) ],   D_ij = exp(Γ_i - Γ_j), j <= i
-// Derivation: unrolling S within the chunk, S_i = exp(Γ_i) S_n + sum_{j<=i} exp(Γ_i - Γ_j) k_j u_j^T,
-// and u_i = b_i (v_i - S'^T k_i) gives u + A u = diag(b) (V - exp(Γ) ⊙ K S_n). All exponents are
-// <= 0 (the mask is applied before exp).
+//   S_{n+1} = exp(P_last) S_n + (K ⊙ E)^T (U - W S_n)
+//   O = scale [ (Q ⊙ exp(P)) S_n + (Q K^T ⊙ D) (U - W S_n) ]
+// Derivation: unrolling S within the chunk, S_i = exp(P_i) S_n + sum_{j<=i} D_ij k_j u_j^T, and
+// u_i = b_i (v_i - S'^T k_i) gives u + A u = diag(b) (V - exp(P) ⊙ K S_n). All exponents <= 0.
 #include "linear/ops/ops.h"
-
-#include <cmath>
 
 namespace hyb::ops {
 
@@ -31,21 +30,20 @@ Recurrence gated_delta_chunk(const at::Tensor& q, const at::Tensor& k, const at:
     return pad_time(t.to(ct), Tp).view({B, N, C, H}).permute({0, 3, 1, 2});
   };
   auto qc = chunks(q), kc = chunks(k), vc = chunks(v);
-  auto gam = gates(g).cumsum(-1), bc = gates(beta);        // Γ, b: [B,H,N,C]
-  auto g_last = gam.select(-1, C - 1);                       // [B,H,N]
-  auto above = at::ones({C, C}, opts.dtype(at::kBool)).triu(1);
-  auto D = (gam.unsqueeze(-1) - gam.unsqueeze(-2)).masked_fill(above, -INFINITY).exp();
+  auto gc = gates(g), bc = gates(beta);                      // log decays, b: [B,H,N,C]
+  auto P = gc.cumsum(-1);                                    // from the chunk start
+  auto D = segment_sums(gc, -1).exp();                       // [B,H,N,C,C], causal decays
 
   // UT transform: W and U for every chunk at once.
   auto A = (at::matmul(kc, kc.transpose(-1, -2)) * D * bc.unsqueeze(-1)).tril(-1);
-  auto rhs = at::cat({kc * (bc * gam.exp()).unsqueeze(-1), vc * bc.unsqueeze(-1)}, -1);
+  auto rhs = at::cat({kc * (bc * P.exp()).unsqueeze(-1), vc * bc.unsqueeze(-1)}, -1);
   auto WU = at::linalg_solve_triangular(A + at::eye(C, opts), rhs, /*upper=*/false,
                                         /*left=*/true, /*unitriangular=*/true);
   auto W = WU.narrow(-1, 0, K), U = WU.narrow(-1, K, V);
 
   // State scan over chunks.
-  auto k_to_end = kc * (g_last.unsqueeze(-1) - gam).exp().unsqueeze(-1);     // [B,H,N,C,K]
-  auto chunk_decay = g_last.exp().view({B, H, N, 1, 1});
+  auto k_to_end = kc * suffix_sums(gc, -1).exp().unsqueeze(-1);             // [B,H,N,C,K]
+  auto chunk_decay = P.select(-1, C - 1).exp().view({B, H, N, 1, 1});
   auto S = h0.defined() ? h0.to(ct) : at::zeros({B, H, K, V}, opts);
   std::vector<at::Tensor> entering, updates;
   entering.reserve(N);
@@ -58,7 +56,7 @@ Recurrence gated_delta_chunk(const at::Tensor& q, const at::Tensor& k, const at:
   }
   auto S_in = at::stack(entering, 2), Un = at::stack(updates, 2);
 
-  auto o = at::matmul(qc * gam.exp().unsqueeze(-1), S_in)
+  auto o = at::matmul(qc * P.exp().unsqueeze(-1), S_in)
          + at::matmul(at::matmul(qc, kc.transpose(-1, -2)) * D, Un);           // [B,H,N,C,V]
   o = (o * scale).permute({0, 2, 3, 1, 4}).reshape({B, Tp, H, V});
   return {o.narrow(1, 0, T), S};

@@ -18,7 +18,7 @@ struct Recurrence {
   at::Tensor state;  // final state, compute dtype
 };
 
-// Helpers every op shares (defined in conv.cpp).
+// Helpers every op shares (common.cpp).
 // fp64 stays fp64, everything else computes in fp32.
 at::ScalarType compute_dtype(const at::Tensor& t);
 // The chunk length used for T tokens: `chunk`, shrunk for short inputs to the next power of two
@@ -26,6 +26,13 @@ at::ScalarType compute_dtype(const at::Tensor& t);
 int64_t chunk_for(int64_t T, int64_t chunk);
 // x [B,T,...] with zero rows appended along time up to Tp rows.
 at::Tensor pad_time(const at::Tensor& x, int64_t Tp);
+// Sums of consecutive log gates g (size C along `dim`), each taken directly (never as the
+// difference of two prefix sums, which loses precision once the prefix sums are long):
+//   segment_sums: [.., C(i), C(j), ..] = sum_{j<s<=i} g_s for j <= i, -inf above the diagonal
+//                 (so that exp gives the causal decay matrix, 0 above it);
+//   suffix_sums:  [.., C, ..] = sum_{s>j} g_s (the decay from row j to the end of the chunk).
+at::Tensor segment_sums(const at::Tensor& g, int64_t dim);
+at::Tensor suffix_sums(const at::Tensor& g, int64_t dim);
 
 // ---- Gated linear attention (GLA) -------------------------------------------------------------
 //   S_t = diag(exp(gk_t)) S_{t-1} + k_t^T v_t        (gk <= 0: log forget gate per key channel)

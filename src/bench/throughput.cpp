@@ -1,0 +1,98 @@
+#include "bench/throughput.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "model/decode_engine.h"
+#include "model/model.h"
+#include "util/device.h"
+
+namespace hyb {
+
+namespace {
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+}  // namespace
+
+nlohmann::json ThroughputRow::to_json() const {
+  return {{"config", config},           {"num_linear", num_linear},       {"context", context},
+          {"batch", batch},             {"prefill_tokens_per_s", prefill_tok_s},
+          {"decode_tokens_per_s", decode_tok_s}, {"peak_memory_bytes", peak_bytes},
+          {"kv_cache_bytes", kv_bytes}, {"state_bytes", state_bytes},     {"weight_bytes", weight_bytes},
+          {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}};
+}
+
+int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt) {
+  const auto dev = model.device();
+  const int64_t free = free_memory_bytes(dev);
+  const ModelConfig& c = model.config();
+  const int64_t el = c10::elementSize(model.dtype());
+  const int64_t max_len = opt.context + opt.new_tokens;
+  const int64_t chunk = std::min(opt.prefill_chunk, opt.context);
+  for (int64_t b = opt.max_batch; b >= 1; b = b > 8 ? b - b / 8 : b - 1) {
+    // Working set of one prefill chunk: hidden states and MLP activations (a few times
+    // [b, chunk, max(D, I)]) plus fp32 attention scores [b, H, chunk, max_len] for the largest layer.
+    const int64_t act = 6 * b * chunk * std::max(c.hidden_size, c.intermediate_size) * el;
+    const int64_t scores = 2 * b * c.num_heads * chunk * max_len * 4;
+    const int64_t need = model.cache_bytes(b, max_len, model.dtype()) + act + scores + b * c.vocab_size * 4 * 2;
+    if (need < free * 0.85) return b;
+  }
+  return 1;
+}
+
+ThroughputRow measure_throughput(CausalLM& model, const std::string& config, const ThroughputOptions& opt) {
+  torch::NoGradGuard ng;
+  const auto dev = model.device();
+  const ModelConfig& c = model.config();
+  ThroughputRow row;
+  row.config = config;
+  row.num_linear = c.num_linear_layers();
+  row.context = opt.context;
+  row.batch = opt.batch > 0 ? opt.batch : max_batch_that_fits(model, opt);
+  const int64_t B = row.batch, max_len = opt.context + opt.new_tokens;
+  for (auto& [name, t] : model.parameters()) row.weight_bytes += t->numel() * t->element_size();
+
+  auto ids = at::randint(c.vocab_size, {B, opt.context}, at::TensorOptions().dtype(at::kLong).device(dev));
+  auto run = [&](int64_t new_tokens, double* t_prefill, double* t_decode) {
+    auto cache = model.make_cache(B, max_len);
+    synchronize(dev);
+    double t0 = now();
+    at::Tensor next;
+    for (int64_t s = 0; s < opt.context; s += opt.prefill_chunk) {
+      const int64_t n = std::min(opt.prefill_chunk, opt.context - s);
+      // Only the last position's logits are needed: run the layers, then the head on one token.
+      auto pos = model.positions(B, n, cache.get());
+      auto h = model.run_layers(model.embed(ids.narrow(1, s, n)), 0, model.num_layers(), pos, cache.get());
+      for (auto& len : cache->lengths) len += n;
+      if (s + n == opt.context) next = model.logits(h.narrow(1, n - 1, 1)).select(1, 0).argmax(-1);
+    }
+    synchronize(dev);
+    double t1 = now();
+    DecodeEngine engine(model, *cache, opt.cuda_graph);
+    for (int64_t i = 0; i < new_tokens; ++i) next = engine.step(next).argmax(-1);
+    synchronize(dev);
+    double t2 = now();
+    if (t_prefill) *t_prefill = t1 - t0;
+    if (t_decode) *t_decode = t2 - t1;
+    row.kv_bytes = cache->kv_bytes();
+    row.state_bytes = cache->state_bytes();
+  };
+  // Warm-up (kernel selection, graph capture, allocator) on a short decode, then the timed run.
+  run(4, nullptr, nullptr);
+  reset_peak_memory(dev);
+  double tp = 0, td = 0;
+  run(opt.new_tokens, &tp, &td);
+  row.peak_bytes = peak_memory_bytes(dev);
+  row.prefill_tok_s = B * opt.context / tp;
+  row.decode_tok_s = B * opt.new_tokens / td;
+  // Bytes one decoding step must read: every weight once, the KV of the average context
+  // (context + new_tokens/2 positions of every attention layer), and each linear state read
+  // and written once. The bound is batch tokens per (bytes / bandwidth).
+  const double avg_len = opt.context + opt.new_tokens / 2.0;
+  const double kv_read = static_cast<double>(row.kv_bytes) * avg_len / max_len;
+  const double bytes = static_cast<double>(row.weight_bytes) + kv_read + 2.0 * row.state_bytes;
+  row.bound_tok_s = B / (bytes / opt.bandwidth);
+  return row;
+}
+
+}  // namespace hyb

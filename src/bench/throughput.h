@@ -1,0 +1,41 @@
+// bench/throughput: prefill and decode throughput of full and hybrid models across contexts,
+// following Jet-Nemotron's protocol (bf16, batch as large as memory allows, chunked prefill,
+// greedy new tokens, prefill and decode timed separately, a warm-up discarded), with the
+// memory-bandwidth bound of each decoding step beside the measured speed.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hyb {
+
+class CausalLM;
+
+struct ThroughputOptions {
+  int64_t context = 2048;
+  int64_t batch = 0;  // 0 = the largest that fits (--batch max)
+  int64_t new_tokens = 128;
+  int64_t prefill_chunk = 2048;
+  int64_t max_batch = 256;
+  double bandwidth = 4.3e12;  // bytes/s for the bound (H200 measured); CPU: pass your own
+  bool cuda_graph = true;
+};
+
+struct ThroughputRow {
+  std::string config;
+  int64_t num_linear = 0, context = 0, batch = 0;
+  double prefill_tok_s = 0, decode_tok_s = 0;
+  int64_t peak_bytes = 0, kv_bytes = 0, state_bytes = 0, weight_bytes = 0;
+  double bound_tok_s = 0;  // batch / (bytes read per step / bandwidth)
+  double speedup = 1.0;    // decode tok/s over the full-attention model at this context
+  nlohmann::json to_json() const;
+};
+
+// Largest batch whose weights + cache + prefill working set fit in the device's free memory.
+int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt);
+
+ThroughputRow measure_throughput(CausalLM& model, const std::string& config, const ThroughputOptions& opt);
+
+}  // namespace hyb

@@ -1,0 +1,101 @@
+// hybridize perplexity --model DIR --data FILE... [--linear linear.safetensors --layers SPEC] [--sweep]:
+// held-out perplexity of the teacher, or of the model with distilled layers swapped in; --sweep
+// scores the teacher, each listed layer replaced alone, and all of them replaced together.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "distill/data.h"
+#include "distill/distill.h"
+#include "distill/linear_file.h"
+#include "distill/perplexity.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/threads.h"
+
+namespace hyb::cli {
+
+namespace {
+struct PerplexityArgs {
+  std::string model, tokenizer, linear, layers, device = "cpu", dtype, json;
+  std::vector<std::string> data;
+  int64_t seq_len = 512, sequences = 64, batch = 8;
+  int threads = 0;
+  bool sweep = false, fold_vocab = false;
+};
+}  // namespace
+
+void add_perplexity(CLI::App& app) {
+  auto* cmd = app.add_subcommand("perplexity", "Held-out perplexity of a model, optionally with distilled layers swapped in");
+  auto a = std::make_shared<PerplexityArgs>();
+  cmd->add_option("--model", a->model, "Model directory")->required();
+  cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
+  cmd->add_option("--data", a->data, "Text files or globs (.txt / .jsonl)")->required();
+  cmd->add_option("--linear", a->linear, "linear.safetensors from `hybridize distill`");
+  cmd->add_option("--layers", a->layers, "Layers to replace (default: every layer in --linear)");
+  cmd->add_flag("--sweep", a->sweep, "Score the teacher, each layer replaced alone, and all replaced");
+  cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--sequences", a->sequences, "Sequences scored (the first ones of --data)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Sequences per forward")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, the checkpoint's on CUDA)");
+  cmd->add_option("--threads", a->threads, "CPU threads");
+  cmd->add_option("--json", a->json, "Also write the results to this JSON file");
+  cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
+  cmd->callback([a] {
+    if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
+    LoadOptions opt;
+    opt.device = at::Device(a->device);
+    if (!a->dtype.empty()) opt.dtype = parse_dtype(a->dtype, "--dtype");
+    auto model = CausalLM::load(a->model, opt);
+    configure_threads(a->threads, model->config().hidden_size);
+    const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
+    PackOptions po;
+    po.seq_len = a->seq_len;
+    po.held_out = a->sequences;
+    po.vocab_size = model->config().vocab_size;
+    po.fold_vocab = a->fold_vocab;
+    po.allow_fewer_held_out = true;
+    DocTokenizer dt = DocTokenizer::from(tok);
+    const auto seqs = SequenceStream(expand_data_paths(a->data), dt, po).held_out();
+    if (seqs.empty()) fail("--data", "holds no sequence of {} tokens", a->seq_len);
+
+    std::vector<int64_t> layers;
+    if (!a->linear.empty())
+      layers = a->layers.empty() ? linear_file_layers(a->linear)
+                                 : parse_layer_list(a->layers, model->num_layers(), "--layers");
+    nlohmann::json results = nlohmann::json::array();
+    auto score = [&](const std::string& name, const std::vector<int64_t>& replaced) {
+      PerplexityResult r = perplexity(*model, seqs, a->batch, dt.bos);
+      fmt::print("{:<24} {:>10.4f} {:>10.4f}\n", name, r.ppl(), r.mean_nll());
+      results.push_back({{"name", name}, {"replaced", replaced}, {"ppl", r.ppl()}, {"nll", r.mean_nll()},
+                         {"tokens", r.tokens}});
+    };
+    fmt::print("{} sequences of {} tokens\n{:<24} {:>10} {:>10}\n", seqs.size(), a->seq_len, "model", "ppl", "nll/token");
+    if (a->linear.empty() || a->sweep) score("teacher", {});
+    if (a->sweep) {
+      for (int64_t l : layers) {
+        auto saved = std::move(model->layer(l).mixer);
+        load_linear_layers(*model, a->linear, {l});
+        score(fmt::format("layer {} replaced", l), {l});
+        model->set_mixer(l, std::move(saved));
+      }
+    }
+    if (!a->linear.empty()) {
+      load_linear_layers(*model, a->linear, layers);
+      score(layers.size() == 1 ? fmt::format("layer {} replaced", layers[0])
+                               : fmt::format("{} layers replaced", layers.size()),
+            layers);
+    }
+    if (!a->json.empty())
+      write_file_atomic(a->json, nlohmann::json{{"model", a->model}, {"linear", a->linear}, {"data", a->data},
+                                                {"seq_len", a->seq_len}, {"sequences", seqs.size()},
+                                                {"results", results}}.dump(2) + "\n");
+  });
+}
+
+}  // namespace hyb::cli

@@ -1,0 +1,357 @@
+// The distillation loop. Per step:
+//   ids [B,T] (the next B training sequences)
+//   teacher forward (no grad) capturing (x_l, A_l(x_l)) for every selected layer l
+//   for every student S_l:  y = S_l(x_l) in the compute dtype;  loss_l = mean((y - A_l(x_l))^2) in fp32
+//                           backward into the fp32 masters; clip ||g_l|| <= clip; AdamW step
+//   all losses finite? (one host sync per step) -> log, evaluate, checkpoint as scheduled
+// Learning rate: linear warm-up over W steps, then cosine from lr down to lr * min_lr_ratio.
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "distill/data.h"
+#include "distill/distill.h"
+#include "distill/linear_file.h"
+#include "distill/report.h"
+#include "distill/students.h"
+#include "io/safetensors.h"
+#include "linear/linear.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/interrupt.h"
+#include "util/progress.h"
+#include "util/threads.h"
+
+namespace hyb {
+namespace fs = std::filesystem;
+
+std::vector<int64_t> parse_layer_list(const std::string& spec, int64_t n, const std::string& where) {
+  std::set<int64_t> out;
+  if (spec.empty() || spec == "all") {
+    for (int64_t l = 0; l < n; ++l) out.insert(l);
+    return {out.begin(), out.end()};
+  }
+  auto num = [&](const std::string& s) -> int64_t {
+    size_t used = 0;
+    int64_t v = -1;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != s.size() || v < 0) fail(where, "'{}' is not a layer number", s);
+    if (v >= n) fail(where, "layer {} does not exist (the model has layers 0-{})", v, n - 1);
+    return v;
+  };
+  std::stringstream ss(spec);
+  for (std::string item; std::getline(ss, item, ',');) {
+    const auto dash = item.find('-');
+    if (dash == std::string::npos) {
+      out.insert(num(item));
+      continue;
+    }
+    const int64_t a = num(item.substr(0, dash)), b = num(item.substr(dash + 1));
+    if (a > b) fail(where, "empty range '{}'", item);
+    for (int64_t l = a; l <= b; ++l) out.insert(l);
+  }
+  if (out.empty()) fail(where, "no layers selected");
+  return {out.begin(), out.end()};
+}
+
+std::string format_layer_list(const std::vector<int64_t>& layers) {
+  std::string s;
+  for (size_t i = 0; i < layers.size(); ++i) s += (i ? "," : "") + std::to_string(layers[i]);
+  return s;
+}
+
+namespace {
+
+// "auto" (CUDA when this build and machine have it), "cpu", "cuda", "cuda:N".
+at::Device parse_device(const std::string& name) {
+  if (name == "auto" || name.empty()) return at::hasCUDA() ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
+  if (name != "cpu" && !at::hasCUDA()) fail("--device", "{}: this build or machine has no CUDA", name);
+  try {
+    return at::Device(name);
+  } catch (const std::exception&) {
+    fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
+  }
+}
+
+std::vector<std::string> path_strings(const std::vector<fs::path>& v) {
+  std::vector<std::string> s;
+  for (const auto& p : v) s.push_back(p.string());
+  return s;
+}
+
+// One run: built in the order data flows (teacher, tokenizer, data, students), then run().
+class Distiller {
+ public:
+  explicit Distiller(const DistillOptions& o);
+  DistillResult run();
+
+ private:
+  // lr at update number s = 1, 2, ..., total.
+  double learning_rate(int64_t s) const {
+    if (s <= warmup_) return o_.lr * static_cast<double>(s) / static_cast<double>(warmup_);
+    const double p = static_cast<double>(s - warmup_) / static_cast<double>(std::max<int64_t>(1, total_ - warmup_));
+    const double lo = o_.lr * o_.min_lr_ratio;
+    return lo + (o_.lr - lo) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
+  }
+  void open_out_dir();  // a fresh directory, or the state of its checkpoint (--resume)
+  // One training step; returns each layer's (loss, target variance). Throws on a non-finite loss.
+  std::vector<std::pair<double, double>> train_step(double lr);
+  std::vector<LayerMetrics> evaluate_now() { return evaluate(*teacher_, students_, held_out_, o_.batch, dtype_); }
+  nlohmann::json state(double seconds) const;
+  void write_outputs();
+  void log(const nlohmann::json& j) { log_ << j.dump() << "\n" << std::flush; }
+
+  const DistillOptions& o_;
+  std::unique_ptr<CausalLM> teacher_;
+  at::ScalarType dtype_;
+  std::vector<int64_t> layers_;
+  LinearSettings settings_;
+  fs::path tok_dir_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::vector<fs::path> files_, eval_files_;
+  std::unique_ptr<SequenceStream> stream_;
+  std::vector<std::vector<int32_t>> held_out_;
+  int64_t tokens_per_step_ = 0, total_ = 0, warmup_ = 0;
+  AdamWOptions adamw_;
+  std::vector<Student> students_;
+  nlohmann::json fingerprint_;  // what a resumed run must share with the run it continues
+  int64_t step_ = 0, last_ckpt_ = -1;
+  double seconds_before_ = 0;  // training time of earlier runs (resume)
+  DistillResult r_;
+  std::ofstream log_;
+};
+
+Distiller::Distiller(const DistillOptions& o) : o_(o) {
+  LoadOptions lo;
+  lo.device = parse_device(o.device);
+  lo.dtype = !o.dtype.empty() ? parse_dtype(o.dtype, "--dtype") : lo.device.is_cuda() ? at::kBFloat16 : at::kFloat;
+  teacher_ = CausalLM::load(o.model_dir, lo);
+  const ModelConfig& cfg = teacher_->config();
+  dtype_ = teacher_->dtype();
+  configure_threads(o.threads, cfg.hidden_size);
+  if (o.seq_len > cfg.max_position_embeddings)
+    fail("--seq-len", "{} exceeds the model's max_position_embeddings {}", o.seq_len, cfg.max_position_embeddings);
+  if (o.batch < 1) fail("--batch", "must be at least 1");
+  layers_ = parse_layer_list(o.layers, teacher_->num_layers(), "--layers");
+  settings_ = LinearSettings::for_model(o.mixer, cfg);
+
+  tok_dir_ = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
+  tok_ = std::make_unique<Tokenizer>(Tokenizer::load(tok_dir_));
+  files_ = expand_data_paths(o.data);
+  if (!o.eval_data.empty()) eval_files_ = expand_data_paths(o.eval_data);
+  PackOptions po;
+  po.seq_len = o.seq_len;
+  po.vocab_size = cfg.vocab_size;
+  po.fold_vocab = o.fold_vocab;
+  po.held_out = eval_files_.empty() ? o.eval_sequences : 0;
+  stream_ = std::make_unique<SequenceStream>(files_, DocTokenizer::from(*tok_), po);
+  held_out_ = stream_->held_out();
+  if (!eval_files_.empty()) {
+    po.held_out = o.eval_sequences;
+    held_out_ = SequenceStream(eval_files_, DocTokenizer::from(*tok_), po).held_out();
+  }
+
+  tokens_per_step_ = o.batch * o.seq_len;
+  total_ = std::max<int64_t>(1, (o.tokens + tokens_per_step_ - 1) / tokens_per_step_);
+  warmup_ = o.warmup >= 0 ? o.warmup : std::max<int64_t>(1, total_ / 50);
+  adamw_.weight_decay = o.weight_decay;
+  students_ = make_students(*teacher_, settings_, layers_, o.seed, adamw_);
+  r_.total_steps = total_;
+
+  fingerprint_ = {{"model", fs::absolute(o.model_dir).lexically_normal().string()}, {"mixer", o.mixer},
+                  {"linear_attention", settings_.to_json()}, {"data", path_strings(files_)},
+                  {"eval_data", path_strings(eval_files_)}, {"seq_len", o.seq_len}, {"batch", o.batch},
+                  {"total_steps", total_}, {"lr", o.lr}, {"min_lr_ratio", o.min_lr_ratio}, {"warmup", warmup_},
+                  {"weight_decay", o.weight_decay}, {"clip", o.clip}, {"layers", format_layer_list(layers_)},
+                  {"seed", o.seed}, {"eval_sequences", o.eval_sequences}, {"dtype", dtype_name(dtype_)},
+                  {"fold_vocab", o.fold_vocab}};
+}
+
+void Distiller::open_out_dir() {
+  const fs::path& out = o_.out_dir;
+  fs::create_directories(out);
+  if (!o_.resume) {
+    for (const char* f : {"checkpoint.safetensors", "linear.safetensors"})
+      if (fs::exists(out / f))
+        fail(out.string(), "already holds {} (pass --resume to continue, or choose another --out)", f);
+    log_.open(out / "log.jsonl", std::ios::trunc);
+    return;
+  }
+  if (!fs::exists(out / "checkpoint.safetensors"))
+    fail((out / "checkpoint.safetensors").string(), "--resume: no checkpoint to resume from");
+  const nlohmann::json was = read_checkpoint_state(out).at("fingerprint");
+  for (auto it = fingerprint_.begin(); it != fingerprint_.end(); ++it)
+    if (!was.contains(it.key()) || was[it.key()] != it.value())
+      fail("--resume", "'{}' was {} in the checkpoint, now {}: resume with the same settings", it.key(),
+           was.contains(it.key()) ? was[it.key()].dump() : "absent", it.value().dump());
+  const nlohmann::json s = load_checkpoint(out, students_);
+  step_ = last_ckpt_ = s.at("step").get<int64_t>();
+  seconds_before_ = s.at("seconds").get<double>();
+  r_.start = metrics_from_json(s.at("start_metrics"));
+  stream_->skip(s.at("train_sequences").get<int64_t>());  // the same data order as an uninterrupted run
+  truncate_log(out / "log.jsonl", step_);
+  log_.open(out / "log.jsonl", std::ios::app);
+  fmt::print(stderr, "resuming at step {}/{} ({} training sequences skipped)\n", step_, total_, stream_->consumed());
+}
+
+nlohmann::json Distiller::state(double seconds) const {
+  return {{"step", step_}, {"total_steps", total_}, {"train_sequences", stream_->consumed()},
+          {"tokens", stream_->consumed() * o_.seq_len}, {"epoch", stream_->epoch()}, {"seconds", seconds},
+          {"start_metrics", metrics_json(r_.start)}, {"fingerprint", fingerprint_}};
+}
+
+std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
+  std::vector<std::vector<int32_t>> seqs;
+  for (int64_t b = 0; b < o_.batch; ++b) seqs.push_back(stream_->next());
+  const at::Tensor ids = ids_tensor(seqs, teacher_->device());
+  Captures cap = capture(*teacher_, ids, layers_);
+  const auto pos = teacher_->positions(ids.size(0), ids.size(1), nullptr);
+  std::vector<at::Tensor> losses, vars;
+  for (size_t i = 0; i < students_.size(); ++i) {
+    Student& s = students_[i];
+    if (o_.poison_capture) o_.poison_capture(step_ + 1, s.layer, cap.in[i], cap.out[i]);
+    s.bind(dtype_);
+    const at::Tensor target = cap.out[i].to(at::kFloat);
+    at::Tensor loss = (s.module->forward(cap.in[i], pos, nullptr).to(at::kFloat) - target).pow(2).mean();
+    loss.backward();
+    clip_grad_norm(s.masters, o_.clip);
+    s.opt.step(lr);
+    s.opt.zero_grad();
+    at::NoGradGuard ng;
+    losses.push_back(loss.detach());
+    vars.push_back((target - target.mean()).pow(2).mean());
+    cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
+  }
+  // One host sync per step: every loss at once, checked for NaN / Inf.
+  const at::Tensor lv = at::stack(losses).to(at::kDouble).cpu(), vv = at::stack(vars).to(at::kDouble).cpu();
+  std::vector<std::pair<double, double>> out;
+  for (size_t i = 0; i < students_.size(); ++i) {
+    const double loss = lv[i].item<double>();
+    if (!std::isfinite(loss))
+      fail("layer " + std::to_string(students_[i].layer),
+           "loss is {} at step {} (training sequences {}-{}); stopped: outputs and the last checkpoint ({}) are left "
+           "as they were",
+           loss, step_ + 1, stream_->consumed() - o_.batch, stream_->consumed() - 1,
+           last_ckpt_ < 0 ? "none yet" : "step " + std::to_string(last_ckpt_));
+    out.emplace_back(loss, vv[i].item<double>());
+  }
+  return out;
+}
+
+DistillResult Distiller::run() {
+  open_out_dir();
+  fmt::print(stderr, "distill: {} layers [{}] -> {} | {} steps of {}x{} tokens | warm-up {} | {} on {}\n",
+             layers_.size(), format_layer_list(layers_), o_.mixer, total_, o_.batch, o_.seq_len, warmup_,
+             dtype_name(dtype_), teacher_->device().str());
+  if (step_ == 0) {
+    r_.start = evaluate_now();
+    log({{"step", 0}, {"tokens", 0}, {"heldout", metrics_json(r_.start)}});
+  }
+
+  StopOnSignal stop;
+  // The bar counts this run's tokens, so its rate is tokens/s and its ETA the remaining time.
+  Progress bar("distill", (total_ - step_) * tokens_per_step_, "tok",
+               o_.progress ? Progress::Mode::kAuto : Progress::Mode::kSilent);
+  bar.plain_interval = 30;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto seconds = [&] {
+    return seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  const size_t L = students_.size();
+  std::vector<double> sum_loss(L, 0), sum_rel(L, 0);  // since the last log line
+  int64_t since_log = 0, tokens_run = 0;
+  while (step_ < total_ && !StopOnSignal::stop_requested()) {
+    const double lr = learning_rate(step_ + 1);
+    const auto lv = train_step(lr);
+    ++step_;
+    ++since_log;
+    tokens_run += tokens_per_step_;
+    double worst = -1;
+    int64_t worst_layer = -1;
+    for (size_t i = 0; i < L; ++i) {
+      const double rel = lv[i].second > 0 ? lv[i].first / lv[i].second : 0;  // MSE / Var(target)
+      sum_loss[i] += lv[i].first, sum_rel[i] += rel;
+      if (rel > worst) worst = rel, worst_layer = students_[i].layer;
+    }
+
+    // Log (means since the last line), evaluate, checkpoint.
+    const bool last = step_ == total_;
+    const bool eval = (o_.eval_every > 0 && step_ % o_.eval_every == 0) || last;
+    nlohmann::json line = {{"step", step_}, {"tokens", stream_->consumed() * o_.seq_len}};
+    if (step_ % o_.log_every == 0 || last || step_ == 1) {
+      nlohmann::json train = nlohmann::json::object();
+      for (size_t i = 0; i < L; ++i)
+        train[std::to_string(students_[i].layer)] = {{"mse", sum_loss[i] / since_log}, {"rel_mse", sum_rel[i] / since_log}};
+      line["lr"] = lr, line["seconds"] = seconds(), line["train"] = train;
+      std::fill(sum_loss.begin(), sum_loss.end(), 0);
+      std::fill(sum_rel.begin(), sum_rel.end(), 0);
+      since_log = 0;
+    }
+    if (eval) line["heldout"] = metrics_json(r_.end = evaluate_now());
+    if (line.size() > 2) log(line);
+    if ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || last) {
+      save_checkpoint(o_.out_dir, students_, state(seconds()));
+      last_ckpt_ = step_;
+    }
+    bar.update(tokens_run, fmt::format("step {}/{} | worst rel-MSE {:.4f} (layer {})", step_, total_, worst, worst_layer));
+    if (o_.after_step) o_.after_step(step_);
+  }
+  bar.finish();
+  r_.steps = step_;
+  r_.tokens = stream_->consumed() * o_.seq_len;
+  r_.seconds = seconds();
+
+  if (step_ < total_) {  // stopped by a signal
+    if (last_ckpt_ != step_) save_checkpoint(o_.out_dir, students_, state(r_.seconds));
+    r_.interrupted = true;
+    fmt::print(stderr, "interrupted by signal {} at step {}/{}: checkpoint written to {}; rerun with --resume\n",
+               StopOnSignal::signal_number(), step_, total_, (o_.out_dir / "checkpoint.safetensors").string());
+    return r_;
+  }
+  if (r_.end.empty()) r_.end = evaluate_now();  // resumed a run that had already finished
+  write_outputs();
+  return r_;
+}
+
+void Distiller::write_outputs() {
+  std::map<int64_t, TokenMixer*> modules;
+  for (auto& s : students_) {
+    for (size_t i = 0; i < s.slots.size(); ++i) *s.slots[i] = s.masters[i].detach();  // save the fp32 masters
+    modules[s.layer] = s.module.get();
+  }
+  save_linear_layers(o_.out_dir / "linear.safetensors", settings_, modules);
+  const nlohmann::json report = {
+      {"model", o_.model_dir.string()}, {"tokenizer", tok_dir_.string()}, {"mixer", o_.mixer},
+      {"linear_attention", settings_.to_json()}, {"layers", format_layer_list(layers_)},
+      {"data", {{"files", path_strings(files_)}, {"eval_files", path_strings(eval_files_)},
+                {"seq_len", o_.seq_len}, {"held_out_sequences", held_out_.size()},
+                {"train_sequences", stream_->consumed()}, {"train_tokens", r_.tokens},
+                {"epochs_started", stream_->epoch() + 1}}},
+      {"optimizer", {{"name", "adamw"}, {"lr", o_.lr}, {"min_lr_ratio", o_.min_lr_ratio}, {"warmup_steps", warmup_},
+                     {"betas", {adamw_.beta1, adamw_.beta2}}, {"eps", adamw_.eps}, {"weight_decay", o_.weight_decay},
+                     {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
+      {"device", teacher_->device().str()}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
+      {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
+      {"metrics", start_end_metrics(r_.start, r_.end)}};
+  write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");
+  write_plots(o_.out_dir, layers_);
+}
+
+}  // namespace
+
+DistillResult run_distill(const DistillOptions& o) { return Distiller(o).run(); }
+
+}  // namespace hyb

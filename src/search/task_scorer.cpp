@@ -1,0 +1,143 @@
+#include "search/task_scorer.h"
+
+#include <torch/torch.h>
+
+#include "distill/linear_file.h"
+#include "io/safetensors.h"
+#include "linear/linear.h"
+#include "model/model.h"
+#include "util/error.h"
+
+namespace hyb {
+
+TaskScorer::TaskScorer(CausalLM& model, const std::filesystem::path& linear_file, const eval::TextEncoder& enc,
+                       const eval::TaskSpec& task, const eval::EvalOptions& opt, std::string metric,
+                       bool prefix_cache)
+    : model_(model), task_(task), metric_(std::move(metric)), prefix_cache_(prefix_cache),
+      num_layers_(model.num_layers()) {
+  if (model.config().num_linear_layers() > 0)
+    fail("--model", "the search starts from a full-attention model (this one already has linear layers)");
+  if (std::find(task.metrics.begin(), task.metrics.end(), metric_) == task.metrics.end())
+    fail("--metric", "task {} has no metric '{}'", task.name, metric_);
+
+  // Every stored layer's distilled module, built from the file's settings, in the model's dtype.
+  auto file = SafetensorsFile::open(linear_file);
+  if (!file->metadata().count("linear_attention"))
+    fail(linear_file.string(), "no 'linear_attention' settings in the metadata (not written by hybridize distill?)");
+  settings_ = nlohmann::json::parse(file->metadata().at("linear_attention"));
+  const auto settings = LinearSettings::from_json(settings_, linear_file.string());
+  for (int64_t l : linear_file_layers(linear_file)) {
+    if (l < 0 || l >= num_layers_) fail(linear_file.string(), "layer {} is outside the model's {} layers", l, num_layers_);
+    auto mixer = make_linear_mixer(settings, 0);
+    for (auto& [name, t] : mixer->parameters("model.layers." + std::to_string(l) + ".linear_attn.")) {
+      if (!file->has(name)) fail(linear_file.string(), "missing tensor '{}'", name);
+      auto v = file->tensor(name);
+      if (v.sizes() != t->sizes()) fail(linear_file.string(), "tensor '{}' has the wrong shape for this model", name);
+      *t = v;
+    }
+    mixer->to(model.device(), model.dtype());
+    linear_[l] = std::move(mixer);
+  }
+
+  // The task's requests, planned once: every candidate is scored on the same batches. The plan
+  // never shares a context pass between contexts of different lengths (rewindable = false), as
+  // linear layers require, so the base and every hybrid run the same passes.
+  auto base = eval::evaluate_task(model, enc, task, [&] {
+    auto o = opt;
+    o.progress = false;
+    o.limit = opt.limit;
+    return o;
+  }());
+  instances_ = base.instances;
+  std::vector<eval::TokenRequest> flat;
+  int64_t longest = 0;
+  for (const auto& per : base.tokens)
+    for (const auto& t : per) {
+      flat.push_back(t);
+      longest = std::max<int64_t>(longest, t.context.size() + t.continuation.size());
+    }
+  eval::PlanOptions plan;
+  plan.max_requests = opt.batch_size;
+  plan.max_tokens = opt.max_tokens > 0 ? opt.max_tokens : eval::auto_token_budget(model, longest);
+  plan.rewindable = false;
+  batches_ = eval::plan_batches(flat, plan);
+  flat_size_ = flat.size();
+}
+
+TaskScorer::~TaskScorer() { set_layers({}); }
+
+void TaskScorer::set_layers(const LayerSet& layers) {
+  for (int64_t l = 0; l < num_layers_; ++l) {
+    const bool want = std::binary_search(layers.begin(), layers.end(), l);
+    const bool have = std::binary_search(in_model_.begin(), in_model_.end(), l);
+    if (want == have) continue;
+    if (want) {
+      if (!linear_.count(l)) fail("search", "no distilled module for layer {}", l);
+      attention_[l] = model_.set_mixer(l, std::move(linear_[l]), settings_);
+      linear_.erase(l);
+    } else {
+      linear_[l] = model_.set_mixer(l, std::move(attention_[l]));
+      attention_.erase(l);
+    }
+  }
+  in_model_ = layers;
+}
+
+double TaskScorer::metric_of(const std::vector<eval::Score>& scores) const {
+  std::vector<eval::DocResult> docs;
+  size_t k = 0;
+  for (const auto& inst : instances_) {
+    std::vector<double> ll;
+    std::vector<bool> greedy;
+    for (size_t j = 0; j < inst.requests.size(); ++j, ++k) {
+      ll.push_back(scores.at(k).logprob);
+      greedy.push_back(scores.at(k).greedy);
+    }
+    docs.push_back(eval::score_doc(task_, inst, std::move(ll), std::move(greedy)));
+  }
+  for (const auto& m : eval::aggregate(task_, docs))
+    if (m.name == metric_) return m.value;
+  fail("--metric", "task {} did not report '{}'", task_.name, metric_);
+}
+
+void TaskScorer::capture(const LayerSet& current) {
+  set_layers(current);
+  hidden_.assign(batches_.size(), {});
+  for (size_t b = 0; b < batches_.size(); ++b) {
+    eval::RunHooks hooks;
+    hooks.captured_all = &hidden_[b];
+    eval::run_batch(model_, batches_[b], hooks);
+  }
+  layer_passes_ += num_layers_;
+  cached_for_ = current;
+  have_cache_ = true;
+}
+
+double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
+  torch::NoGradGuard ng;
+  // A candidate that adds layer l to `extends` runs layers l..L-1 from the states entering l.
+  int64_t from = 0;
+  if (prefix_cache_ && extends.size() + 1 == layers.size() &&
+      std::includes(layers.begin(), layers.end(), extends.begin(), extends.end())) {
+    for (int64_t l : layers)
+      if (!std::binary_search(extends.begin(), extends.end(), l)) from = l;
+    if (!have_cache_ || cached_for_ != extends) capture(extends);
+  }
+  set_layers(layers);
+  std::vector<eval::Score> out(flat_size_);
+  for (size_t b = 0; b < batches_.size(); ++b) {
+    eval::RunHooks hooks;
+    std::vector<at::Tensor> inputs;
+    if (from > 0) {
+      for (const auto& pass : hidden_[b]) inputs.push_back(pass.at(from));
+      hooks.from_layer = from;
+      hooks.inputs = &inputs;
+    }
+    auto s = eval::run_batch(model_, batches_[b], hooks);
+    for (size_t i = 0; i < s.size(); ++i) out.at(batches_[b].requests[i]) = s[i];
+  }
+  layer_passes_ += num_layers_ - from;
+  return metric_of(out);
+}
+
+}  // namespace hyb

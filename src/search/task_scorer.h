@@ -1,0 +1,64 @@
+// search/task_scorer: the ScoreFn of the greedy search on a real task. The task's requests are
+// built and planned into batches once; every candidate (the current model with one more layer
+// swapped for its distilled module) is scored on the same batches.
+//
+// Prefix caching: a candidate that swaps layer l changes nothing below l, so at the start of
+// each round the current model is run once with the hidden states entering every layer kept
+// (per batch pass), and candidate l runs only layers l..L-1 from the kept states. Candidates
+// cost (L - l) / L of a forward on average about half; the round pays one extra full forward.
+// The kept states are the very tensors an uncached run computes, so scores are identical.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "eval/evaluate.h"
+#include "search/search.h"
+
+namespace hyb {
+
+class CausalLM;
+class TokenMixer;
+
+class TaskScorer {
+ public:
+  // `linear_file`: the distilled modules (linear.safetensors); `metric`: "acc" or "acc_norm".
+  TaskScorer(CausalLM& model, const std::filesystem::path& linear_file, const eval::TextEncoder& enc,
+             const eval::TaskSpec& task, const eval::EvalOptions& opt, std::string metric, bool prefix_cache);
+  ~TaskScorer();
+
+  // The task's metric with exactly `layers` linear (all others full attention).
+  // `extends`: the model the candidate adds one layer to (the prefix cache's model).
+  double score(const LayerSet& layers, const LayerSet& extends);
+  int64_t num_documents() const { return static_cast<int64_t>(instances_.size()); }
+  double full_forwards() const { return layer_passes_ / static_cast<double>(num_layers_); }
+
+ private:
+  void set_layers(const LayerSet& layers);  // swap mixers so that exactly `layers` are linear
+  double metric_of(const std::vector<eval::Score>& scores) const;
+  void capture(const LayerSet& current);  // prefix cache for the current model
+
+  CausalLM& model_;
+  eval::TaskSpec task_;
+  std::string metric_;
+  bool prefix_cache_;
+  int64_t num_layers_ = 0;
+  double layer_passes_ = 0;  // layers run, summed over documents' batches (cost counter)
+  std::vector<eval::Instance> instances_;
+  std::vector<eval::Batch> batches_;
+  size_t flat_size_ = 0;
+  // Mixers not in the model right now, by layer: distilled modules and parked attention.
+  std::map<int64_t, std::unique_ptr<TokenMixer>> linear_, attention_;
+  nlohmann::json settings_;
+  LayerSet in_model_;  // layers currently linear in model_
+  // Prefix cache: for `cached_for_`, hidden states [batch][pass][layer].
+  LayerSet cached_for_;
+  bool have_cache_ = false;
+  std::vector<std::vector<std::vector<at::Tensor>>> hidden_;
+};
+
+}  // namespace hyb

@@ -1,0 +1,82 @@
+#include "util/device.h"
+
+#include <sys/resource.h>
+
+#include <fstream>
+#include <string>
+
+#ifdef HYB_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
+#include <torch/cuda.h>
+#endif
+
+namespace hyb {
+
+namespace {
+int64_t meminfo_kb(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string k;
+  int64_t v = 0;
+  std::string unit;
+  while (in >> k >> v >> unit)
+    if (k == key + ":") return v;
+  return 0;
+}
+}  // namespace
+
+bool cuda_available() {
+#ifdef HYB_WITH_CUDA
+  return torch::cuda::is_available();
+#else
+  return false;
+#endif
+}
+
+void synchronize(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda()) torch::cuda::synchronize(d.index() < 0 ? 0 : d.index());
+#endif
+}
+
+int64_t free_memory_bytes(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda()) {
+    size_t free = 0, total = 0;
+    cudaMemGetInfo(&free, &total);
+    // Memory the caching allocator holds but does not use is free for us too.
+    auto st = c10::cuda::CUDACachingAllocator::getDeviceStats(d.index() < 0 ? 0 : d.index());
+    return static_cast<int64_t>(free) + st.reserved_bytes[0].current - st.allocated_bytes[0].current;
+  }
+#endif
+  return meminfo_kb("MemAvailable") * 1024;
+}
+
+int64_t total_memory_bytes(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda()) {
+    size_t free = 0, total = 0;
+    cudaMemGetInfo(&free, &total);
+    return static_cast<int64_t>(total);
+  }
+#endif
+  return meminfo_kb("MemTotal") * 1024;
+}
+
+void reset_peak_memory(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(d.index() < 0 ? 0 : d.index());
+#endif
+}
+
+int64_t peak_memory_bytes(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda())
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(d.index() < 0 ? 0 : d.index()).allocated_bytes[0].peak;
+#endif
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+}  // namespace hyb
