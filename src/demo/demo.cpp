@@ -12,9 +12,9 @@
 #include "demo/pretrain.h"
 #include "demo/report.h"
 #include "demo/score.h"
-#include "demo/students.h"
 #include "demo/vocab.h"
 #include "demo/world.h"
+#include "distill/distill.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"
@@ -44,7 +44,7 @@ struct Scale {
 
 Scale scale_for(bool quick) {
   if (quick) return {2, 64, 4, 2, 32, 300, 200, 16, 60, 8, 16, 16, {512, 2048}, 2, 8, 2};
-  return {3, 64, 4, 2, 32, 2000, 800, 32, 300, 16, 64, 64, {1024, 4096, 16384}, 4, 32, 5};
+  return {3, 64, 4, 2, 32, 2000, 800, 32, 300, 16, 64, 64, {1024, 4096, 16384}, 4, 64, 5};
 }
 
 class Clock {
@@ -119,19 +119,20 @@ json examples(const TaskSet& t, int64_t n) {
   return out;
 }
 
-void save_students(const fs::path& path, const std::vector<std::unique_ptr<TokenMixer>>& modules,
-                   const LinearSettings& settings) {
-  // linear.safetensors as `hybridize distill` writes it (distill/linear_file.h): every layer's
-  // module under model.layers.{l}.linear_attn.<name>, settings in the metadata.
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  std::string layers;
-  for (size_t l = 0; l < modules.size(); ++l) {
-    for (auto& [name, t] : modules[l]->parameters("model.layers." + std::to_string(l) + ".linear_attn."))
-      tensors.emplace_back(name, *t);
-    layers += (l ? "," : "") + std::to_string(l);
+// Every layer's distilled module from linear.safetensors (distill/linear_file.h's format: tensors
+// model.layers.{l}.linear_attn.<name>, settings in the metadata), kept apart from the model so
+// that the search can swap them in and out (load_linear_layers swaps them in for good).
+std::vector<std::unique_ptr<TokenMixer>> read_students(const fs::path& path, int64_t layers) {
+  auto file = SafetensorsFile::open(path);
+  const auto settings =
+      LinearSettings::from_json(json::parse(file->metadata().at("linear_attention")), path.string());
+  std::vector<std::unique_ptr<TokenMixer>> out;
+  for (int64_t l = 0; l < layers; ++l) {
+    out.push_back(make_linear_mixer(settings, /*seed=*/0));
+    for (auto& [name, t] : out.back()->parameters("model.layers." + std::to_string(l) + ".linear_attn."))
+      *t = file->tensor(name).clone();
   }
-  save_safetensors(path, tensors,
-                   {{"format", "pt"}, {"linear_attention", settings.to_json().dump()}, {"layers", layers}});
+  return out;
 }
 
 json speed_json(const std::string& name, const LayerSet& linear, const std::vector<DecodeSpeed>& v) {
@@ -143,7 +144,7 @@ json speed_json(const std::string& name, const LayerSet& linear, const std::vect
 }  // namespace
 
 json run_demo(const DemoOptions& opt) {
-  torch::NoGradGuard no_grad_outside_training;  // pretrain / students enable what they need
+  torch::NoGradGuard no_grad_outside_training;  // the two training phases enable what they need
   const Clock clock;
   const Scale sc = scale_for(opt.quick);
   auto log = [&](const std::string& msg) {
@@ -233,35 +234,65 @@ json run_demo(const DemoOptions& opt) {
                        {"loss_start", pre.loss.front()},
                        {"loss_end", tail_mean(pre.loss, 50)}};
 
-  // --- Phase 1: distil a GDN module for every layer ------------------------------------------
+  // --- Phase 1: distil a GDN module for every layer, with the library's trainer ---------------
+  // The world's text becomes a corpus: one document per training row (its 30 first words, so
+  // that <s> + 30 words + </s> fill one packed sequence of 32 exactly, as the teacher saw them).
   t0 = clock.seconds();
-  const LinearSettings settings = LinearSettings::for_model("gdn", cfg);
+  const fs::path corpus = opt.out / "corpus";
+  fs::create_directories(corpus);
+  auto write_corpus = [&](const fs::path& path, int64_t stream, int64_t rows) {
+    std::string text;
+    for (int64_t step = 0; step * sc.distill_batch < rows; ++step)
+      for (auto row : world.training_batch(stream, step, sc.distill_batch)) {
+        row.resize(sc.seq_len - 1);  // <s> + 30 words
+        text += decode(row) + "\n\n";
+      }
+    write_file_atomic(path, text);
+  };
+  write_corpus(corpus / "train.txt", /*stream=*/1, sc.distill_steps * sc.distill_batch);
+  write_corpus(corpus / "eval.txt", /*stream=*/2, sc.distill_batch);
+  DistillOptions dopt;
+  dopt.model_dir = teacher_dir;
+  dopt.out_dir = opt.out / "distill";
+  dopt.mixer = "gdn";
+  dopt.data = {(corpus / "train.txt").string()};
+  dopt.eval_data = {(corpus / "eval.txt").string()};
+  dopt.seq_len = sc.seq_len;
+  dopt.batch = sc.distill_batch;
+  dopt.tokens = sc.distill_steps * sc.distill_batch * sc.seq_len;
+  dopt.lr = 3e-3;
+  dopt.warmup = std::max<int64_t>(1, sc.distill_steps / 15);
+  dopt.seed = opt.seed;
+  dopt.eval_every = dopt.checkpoint_every = sc.distill_steps;  // evaluate at the start and the end only
+  dopt.eval_sequences = sc.distill_batch;
+  dopt.device = "cpu";
+  dopt.threads = threads;
+  dopt.progress = opt.log;
   log(fmt::format("distilling Gated DeltaNet students for layers 0-{} ({} steps of {} x {} tokens)", sc.layers - 1,
                   sc.distill_steps, sc.distill_batch, sc.seq_len));
-  StudentOptions sopt;
-  sopt.steps = sc.distill_steps, sopt.batch = sc.distill_batch, sopt.seed = opt.seed;
-  sopt.on_step = [&](int64_t step, double rel) {
-    if ((step + 1) % std::max<int64_t>(1, sc.distill_steps / 5) == 0)
-      log(fmt::format("  distill step {}/{}  relative MSE {:.3f}", step + 1, sc.distill_steps, rel));
-  };
-  StudentResult students;
+  DistillResult dres;
   {
     at::AutoGradMode grad(true);
-    students = distill_students(*teacher, settings, world, sopt);
+    dres = run_distill(dopt);
   }
-  const fs::path linear_file = opt.out / "linear.safetensors";
-  save_students(linear_file, students.modules, settings);
+  configure_threads(threads, sc.hidden);  // the trainer set its own
+  const fs::path linear_file = dopt.out_dir / "linear.safetensors";
+  const LinearSettings settings = LinearSettings::for_model("gdn", cfg);
+  auto students = read_students(linear_file, sc.layers);
   seconds["distill"] = clock.seconds() - t0;
+  json rel_start = json::array(), rel_end = json::array();
+  for (const auto& m : dres.start) rel_start.push_back(m.rel_mse);
+  for (const auto& m : dres.end) rel_end.push_back(m.rel_mse);
   report["distill"] = {{"kind", settings.kind},
-                       {"file", "linear.safetensors"},
-                       {"steps", sc.distill_steps},
+                       {"file", "distill/linear.safetensors"},
+                       {"steps", dres.steps},
                        {"batch", sc.distill_batch},
-                       {"relative_mse_start", students.rel_mse_start},
-                       {"relative_mse_end", students.rel_mse_end}};
+                       {"relative_mse_start", rel_start},
+                       {"relative_mse_end", rel_end}};
 
   // --- Phase 2: greedy replacement, per task ----------------------------------------------------
   t0 = clock.seconds();
-  LayerSwapper swap(*teacher, std::move(students.modules), settings.to_json());
+  LayerSwapper swap(*teacher, std::move(students), settings.to_json());
   fs::create_directories(opt.out / "search");
   SearchOptions search_opt;  // greedy, P_min = 95% of the base score
   json task_results = json::array();

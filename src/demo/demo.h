@@ -4,7 +4,7 @@
 //
 //   world, vocab    seeded text and multiple-choice tasks (long-range recall, two local tasks)
 //   pretrain        a small Llama teacher trained from scratch on that text (CausalLM + autograd)
-//   students        phase 1: distil a Gated DeltaNet module for every layer (BLD)
+//   (distill/)      phase 1: a Gated DeltaNet module distilled for every layer (run_distill)
 //   score           the tasks' accuracy by log-likelihood, the search's scorer
 //   (search/)       phase 2: greedy replacement per task (run_search), export of M_opt (export_hybrid)
 //   decode_speed    phase 3: decoding throughput of the teacher and the hybrids at long contexts
@@ -31,7 +31,8 @@ struct DemoOptions {
 
 // Runs the demo into opt.out:
 //   teacher/            the pretrained teacher (a model directory with tokenizer.json)
-//   linear.safetensors  the distilled modules, every layer (the format `hybridize distill` writes)
+//   corpus/             the world's text as the distiller reads it (train.txt, eval.txt)
+//   distill/            `hybridize distill`'s output: linear.safetensors (every layer), metrics, plots
 //   search/<task>.json  each task's search summary; search/<task>.jsonl its score journal
 //   hybrids/<task>/     each task's M_opt hybrid, exported (loads like any model)
 //   tasks/<task>.jsonl  the evaluation questions as {"context", "choices", "gold"} lines

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "demo/optim.h"
 #include "demo/vocab.h"
 #include "demo/world.h"
+#include "distill/adamw.h"
 #include "model/model.h"
 
 namespace hyb::demo {
@@ -63,8 +63,19 @@ PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptio
   const auto t0 = std::chrono::steady_clock::now();
   model.requires_grad(true);
   std::vector<at::Tensor> params;  // handles sharing the model's tensors: updates land in the model
-  for (auto& [name, t] : model.parameters()) params.push_back(*t);
-  AdamW adam(params, opt.weight_decay);
+  std::vector<bool> decay;         // matrices and embeddings decay, RMSNorm gains do not
+  for (auto& [name, t] : model.parameters()) {
+    params.push_back(*t);
+    decay.push_back(t->dim() >= 2);
+  }
+  AdamWOptions adam_opt;
+  adam_opt.weight_decay = opt.weight_decay;
+  AdamW adam(params, decay, adam_opt);
+  // Phase 2's learning rate at its step i of n: cosine from lr to lr * min_lr_ratio.
+  auto cosine = [&](int64_t i, int64_t n) {
+    const double lo = opt.lr * opt.min_lr_ratio, p = static_cast<double>(i) / static_cast<double>(std::max<int64_t>(1, n));
+    return lo + (opt.lr - lo) * 0.5 * (1 + std::cos(M_PI * p));
+  };
 
   PretrainResult r;
   auto train_step = [&](int64_t step, bool recall_only, double lr) {
@@ -95,7 +106,7 @@ PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptio
   r.recall_steps = step;
   // Phase 2: the mixture, cosine-decayed.
   for (int64_t i = 0; i < opt.mixed_steps; ++i, ++step)
-    train_step(step, false, cosine_lr(i, opt.mixed_steps, 0, opt.lr, opt.min_lr_ratio));
+    train_step(step, false, cosine(i, opt.mixed_steps));
   model.requires_grad(false);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -106,7 +106,7 @@ std::string format_report(const json& r) {
     }
     s += fmt::format("   cache {:.1f} MB\n", m["cache_bytes"].back().get<int64_t>() / 1e6);
   }
-  s += "\nfiles    teacher/  linear.safetensors  hybrids/<task>/  search/  tasks/  report.json";
+  s += "\nfiles    teacher/  corpus/  distill/  search/  hybrids/<task>/  tasks/  report.json";
   for (const auto& p : r["plots"]) s += "  " + p.get<std::string>();
   s += "\n";
   return s;
@@ -249,14 +249,20 @@ json write_plots(const json& r, const std::filesystem::path& dir) {
     for (double y : se.y) y_hi = std::max(y_hi, y);
     speed.push_back(se);
   }
-  // y axis: up to a round number above the fastest model, 5 steps.
-  const double mag = std::pow(10.0, std::floor(std::log10(std::max(y_hi, 1.0))));
-  const double top = std::ceil(y_hi / mag) * mag;
+  // y axis: ticks 1, 2 or 5 times a power of ten apart, about five of them, up to the fastest.
+  const double raw = std::max(y_hi, 1.0) / 5, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10 * mag;
+  for (double f : {1.0, 2.0, 5.0})
+    if (f * mag >= raw) {
+      step = f * mag;
+      break;
+    }
+  const double top = std::ceil(y_hi / step) * step;
   std::vector<std::string> cl;
   for (double c : ctx) cl.push_back(context_str(static_cast<int64_t>(c)));
   write_file_atomic(dir / "decode.svg",
                     line_plot(fmt::format("Decoding throughput (batch {})", dec["batch"].get<int64_t>()),
-                              "context length (tokens)", "tokens / s", speed, true, ctx, cl, 0, top, top / 5));
+                              "context length (tokens)", "tokens / s", speed, true, ctx, cl, 0, top, step));
   return json::array({"search.svg", "placement.svg", "decode.svg"});
 }
 

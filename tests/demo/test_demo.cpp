@@ -11,8 +11,10 @@
 #include "../test_util.h"
 #include "demo/demo.h"
 #include "demo/report.h"
+#include "demo/score.h"
 #include "demo/vocab.h"
 #include "demo/world.h"
+#include "eval/scorer.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -212,9 +214,30 @@ TEST(Demo, QuickRunReportsEveryPhase) {
   EXPECT_GT(dec["models"][0]["cache_bytes"].back().get<int64_t>(), dec["models"][0]["cache_bytes"].front().get<int64_t>());
 
   for (const char* f : {"teacher/config.json", "teacher/model.safetensors", "teacher/tokenizer.json",
-                        "linear.safetensors", "report.txt", "search.svg", "placement.svg", "decode.svg",
+                        "distill/linear.safetensors", "corpus/train.txt", "report.txt", "search.svg", "placement.svg", "decode.svg",
                         "tasks/recall.jsonl", "search/recall.json", "hybrids/count/config.json"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
+  // The demo's scorer agrees with the library's evaluation engine (eval/scorer: shared contexts,
+  // continuation passes) on an exported hybrid, question by question.
+  {
+    auto hybrid = CausalLM::load(dir / "hybrids" / "recall");
+    const TaskSet t = World(0).task("recall", 6);
+    std::vector<eval::TokenRequest> requests;
+    for (const Item& it : t.items)
+      for (int32_t c : it.choices)
+        requests.push_back({std::vector<int32_t>(t.rows[it.row].begin(), t.rows[it.row].begin() + it.pos + 1), {c}});
+    eval::PlanOptions plan;
+    plan.rewindable = eval::kv_cache_only(*hybrid);
+    const auto scores = eval::score_requests(*hybrid, requests, plan);
+    const auto chosen = predict(*hybrid, t);
+    for (size_t i = 0, k = 0; i < t.items.size(); ++i, k += 4) {
+      int64_t best = 0;
+      for (int64_t c = 1; c < 4; ++c)
+        if (scores[k + c].logprob > scores[k + best].logprob) best = c;
+      EXPECT_EQ(best, chosen[i]) << "question " << i;
+    }
+  }
+
   const std::string text = format_report(r);
   for (const char* s : {"phase 1", "phase 2", "phase 3", "M_opt", "placement", "recall", "copy", "count"})
     EXPECT_NE(text.find(s), std::string::npos) << s;
