@@ -1,7 +1,7 @@
 // hybridize demo [--out DIR] [--quick] [--seed S]: the whole method on a synthetic world, in
 // minutes on a laptop CPU, nothing downloaded (src/demo/demo.h, docs/demo.md).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 
@@ -13,8 +13,9 @@ namespace hyb::cli {
 
 void add_demo(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "demo", "Distill-then-Replace end to end on a built-in synthetic world: pretrain a small teacher, distil, "
-              "search per task, export, time decoding, report");
+      "demo",
+      "Distill-then-Replace end to end on a built-in synthetic world: pretrain a small teacher, distil, "
+      "search per task, export, time decoding, report");
   auto o = std::make_shared<demo::DemoOptions>();
   auto out = std::make_shared<std::string>("demo-out");
   cmd->add_option("--out", *out, "Output directory (models, report.json, report.txt, SVG plots)");

@@ -37,7 +37,8 @@ DecodeSpeed time_decode(CausalLM& model, int64_t batch, int64_t context, int64_t
     rewind();
     at::Tensor next = ids;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < steps; ++s) next = model.forward(next, cache.get()).select(1, 0).argmax(-1).view({batch, 1});
+    for (int64_t s = 0; s < steps; ++s)
+      next = model.forward(next, cache.get()).select(1, 0).argmax(-1).view({batch, 1});
     r.seconds = std::min(r.seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   r.tokens_per_s = static_cast<double>(batch * steps) / r.seconds;

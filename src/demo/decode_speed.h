@@ -20,9 +20,9 @@ namespace hyb::demo {
 
 struct DecodeSpeed {
   int64_t batch = 0, context = 0, steps = 0;
-  double seconds = 0;         // fastest of the repeats, for `steps` steps
-  double tokens_per_s = 0;    // batch * steps / seconds
-  int64_t cache_bytes = 0;    // KV caches + recurrent states at context + steps
+  double seconds = 0;       // fastest of the repeats, for `steps` steps
+  double tokens_per_s = 0;  // batch * steps / seconds
+  int64_t cache_bytes = 0;  // KV caches + recurrent states at context + steps
 };
 
 // The fastest of `repeats` timed runs of `steps` steps each (the machine may be shared: the

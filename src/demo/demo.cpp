@@ -1,12 +1,10 @@
-// The demo's pipeline: world -> teacher -> students -> search per task -> export -> decode speed
+// The demo's pipeline: world -> teacher -> distilled students -> search per task -> export -> decode speed
 // -> report. Every number the report shows is computed here and kept in report.json.
 #include "demo/demo.h"
 
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 
 #include "demo/decode_speed.h"
 #include "demo/pretrain.h"
@@ -91,30 +89,29 @@ LayerSet complement(const LayerSet& layers, int64_t n) {
   return out;
 }
 
-// The questions as the generic task format of `hybridize eval` ({"context", "choices", "gold"}).
+// One question in the generic task format of `hybridize eval`: {"context", "choices", "gold"}.
+json question_json(const TaskSet& t, const Item& it) {
+  const auto& row = t.rows[it.row];
+  json choices = json::array();
+  for (int32_t c : it.choices) choices.push_back(word(c));
+  return {{"context", decode(std::vector<int32_t>(row.begin(), row.begin() + it.pos + 1))},
+          {"choices", choices},
+          {"gold", it.gold}};
+}
+
 void write_task_jsonl(const TaskSet& t, const fs::path& path) {
   std::string s;
-  for (const Item& it : t.items) {
-    const auto& row = t.rows[it.row];
-    std::vector<int32_t> ctx(row.begin(), row.begin() + it.pos + 1);
-    json choices = json::array();
-    for (int32_t c : it.choices) choices.push_back(word(c));
-    s += json{{"context", decode(ctx)}, {"choices", choices}, {"gold", it.gold}}.dump() + "\n";
-  }
+  for (const Item& it : t.items) s += question_json(t, it).dump() + "\n";
   write_file_atomic(path, s);
 }
 
-// A few examples per task for the report: the context's end, the choices and the answer.
-json examples(const TaskSet& t, int64_t n) {
+// The first questions of a task, with their answer spelt out, for the report.
+json examples(const TaskSet& t, size_t n) {
   json out = json::array();
-  for (int64_t i = 0; i < n && i < static_cast<int64_t>(t.items.size()); ++i) {
-    const Item& it = t.items[i];
-    const auto& row = t.rows[it.row];
-    json choices = json::array();
-    for (int32_t c : it.choices) choices.push_back(word(c));
-    out.push_back({{"context", decode(std::vector<int32_t>(row.begin(), row.begin() + it.pos + 1))},
-                   {"choices", choices},
-                   {"answer", word(it.choices[it.gold])}});
+  for (size_t i = 0; i < n && i < t.items.size(); ++i) {
+    json q = question_json(t, t.items[i]);
+    q["answer"] = word(t.items[i].choices[t.items[i].gold]);
+    out.push_back(q);
   }
   return out;
 }
@@ -124,8 +121,7 @@ json examples(const TaskSet& t, int64_t n) {
 // that the search can swap them in and out (load_linear_layers swaps them in for good).
 std::vector<std::unique_ptr<TokenMixer>> read_students(const fs::path& path, int64_t layers) {
   auto file = SafetensorsFile::open(path);
-  const auto settings =
-      LinearSettings::from_json(json::parse(file->metadata().at("linear_attention")), path.string());
+  const auto settings = LinearSettings::from_json(json::parse(file->metadata().at("linear_attention")), path.string());
   std::vector<std::unique_ptr<TokenMixer>> out;
   for (int64_t l = 0; l < layers; ++l) {
     out.push_back(make_linear_mixer(settings, /*seed=*/0));
@@ -169,8 +165,8 @@ json run_demo(const DemoOptions& opt) {
   json world_j = {{"seq_len", sc.seq_len}, {"vocab_size", vocab_size()}, {"tasks", json::array()}};
   for (const auto& t : tasks) {
     write_task_jsonl(t, opt.out / "tasks" / (t.name + ".jsonl"));
-    world_j["tasks"].push_back({{"name", t.name}, {"ability", t.ability}, {"questions", t.items.size()},
-                                {"examples", examples(t, 2)}});
+    world_j["tasks"].push_back(
+        {{"name", t.name}, {"ability", t.ability}, {"questions", t.items.size()}, {"examples", examples(t, 2)}});
   }
   report["world"] = world_j;
 
@@ -179,7 +175,8 @@ json run_demo(const DemoOptions& opt) {
   const ModelConfig cfg = teacher_config(sc.layers, sc.hidden, sc.heads, sc.kv_heads, vocab_size());
   auto teacher = CausalLM::random(cfg, opt.seed);
   init_teacher(*teacher);
-  log(fmt::format("pretraining a {}-layer teacher ({:.2f}M parameters) on rows of {} x {} tokens: recall first, "
+  log(
+      fmt::format("pretraining a {}-layer teacher ({:.2f}M parameters) on rows of {} x {} tokens: recall first, "
                   "then the mixture",
                   sc.layers, teacher->num_parameters() / 1e6, sc.batch, sc.seq_len));
   // Dev sets (split 1): the curriculum's test and the progress lines; the search scores split 0.
@@ -193,8 +190,8 @@ json run_demo(const DemoOptions& opt) {
   popt.on_step = [&](int64_t step, int phase, double loss) {
     smooth = step == 0 ? loss : 0.95 * smooth + 0.05 * loss;
     if (phase == 2 && phase1_end < 0) phase1_end = step;
-    const bool report_now = phase == 1 ? (step + 1) % 100 == 0
-                                       : (step + 1 - phase1_end) % std::max<int64_t>(1, sc.mixed_steps / 4) == 0;
+    const bool report_now =
+        phase == 1 ? (step + 1) % 100 == 0 : (step + 1 - phase1_end) % std::max<int64_t>(1, sc.mixed_steps / 4) == 0;
     if (!report_now) return;
     std::string acc;
     {
@@ -283,12 +280,9 @@ json run_demo(const DemoOptions& opt) {
   json rel_start = json::array(), rel_end = json::array();
   for (const auto& m : dres.start) rel_start.push_back(m.rel_mse);
   for (const auto& m : dres.end) rel_end.push_back(m.rel_mse);
-  report["distill"] = {{"kind", settings.kind},
-                       {"file", "distill/linear.safetensors"},
-                       {"steps", dres.steps},
-                       {"batch", sc.distill_batch},
-                       {"relative_mse_start", rel_start},
-                       {"relative_mse_end", rel_end}};
+  report["distill"] = {
+      {"kind", settings.kind},     {"file", "distill/linear.safetensors"}, {"steps", dres.steps},
+      {"batch", sc.distill_batch}, {"relative_mse_start", rel_start},      {"relative_mse_end", rel_end}};
 
   // --- Phase 2: greedy replacement, per task ----------------------------------------------------
   t0 = clock.seconds();
@@ -319,7 +313,9 @@ json run_demo(const DemoOptions& opt) {
         const Evaluated* best = nullptr;
         for (const auto& c : r.candidates)
           if (!best || c.score > best->score) best = &c;
-        if (best) trajectory.push_back({{"linear", r.index}, {"layers", best->layers}, {"score", best->score}, {"accepted", false}});
+        if (best)
+          trajectory.push_back(
+              {{"linear", r.index}, {"layers", best->layers}, {"score", best->score}, {"accepted", false}});
         continue;
       }
       path.push_back(r.chosen);
@@ -375,7 +371,8 @@ json run_demo(const DemoOptions& opt) {
     std::vector<DecodeSpeed> best;
   };
   std::vector<Timed> timed = {{"teacher", saved_teacher.get(), {}, {}}};
-  for (size_t i = 0; i < tasks.size(); ++i) timed.push_back({"hybrid:" + tasks[i].name, hybrids[i].get(), results[i].opt.layers, {}});
+  for (size_t i = 0; i < tasks.size(); ++i)
+    timed.push_back({"hybrid:" + tasks[i].name, hybrids[i].get(), results[i].opt.layers, {}});
   timed.push_back({"all linear", teacher.get(), all_layers(sc.layers), {}});
   for (auto& t : timed) t.best.resize(sc.contexts.size());
   for (int rep = 0; rep < sc.repeats; ++rep)
@@ -389,8 +386,11 @@ json run_demo(const DemoOptions& opt) {
   for (const auto& t : timed) models.push_back(speed_json(t.name, t.linear, t.best));
   for (size_t i = 0; i < tasks.size(); ++i)
     task_results[i]["decode_speedup"] = timed[i + 1].best.back().tokens_per_s / timed[0].best.back().tokens_per_s;
-  report["decode"] = {{"batch", sc.decode_batch}, {"steps", sc.decode_steps}, {"contexts", sc.contexts},
-                      {"repeats", sc.repeats}, {"models", models}};
+  report["decode"] = {{"batch", sc.decode_batch},
+                      {"steps", sc.decode_steps},
+                      {"contexts", sc.contexts},
+                      {"repeats", sc.repeats},
+                      {"models", models}};
   seconds["decode"] = clock.seconds() - t0;
   report["tasks"] = task_results;
 

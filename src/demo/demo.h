@@ -25,8 +25,8 @@ struct DemoOptions {
   std::filesystem::path out = "demo-out";
   bool quick = false;  // a smaller run (CI): same steps, smaller model and budgets
   uint64_t seed = 0;
-  int threads = 0;     // 0: util/threads default (one thread for this width)
-  bool log = true;     // progress lines on stderr
+  int threads = 0;  // 0: util/threads default (one thread for this width)
+  bool log = true;  // progress lines on stderr
 };
 
 // Runs the demo into opt.out:

@@ -73,7 +73,8 @@ PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptio
   AdamW adam(params, decay, adam_opt);
   // Phase 2's learning rate at its step i of n: cosine from lr to lr * min_lr_ratio.
   auto cosine = [&](int64_t i, int64_t n) {
-    const double lo = opt.lr * opt.min_lr_ratio, p = static_cast<double>(i) / static_cast<double>(std::max<int64_t>(1, n));
+    const double lo = opt.lr * opt.min_lr_ratio,
+                 p = static_cast<double>(i) / static_cast<double>(std::max<int64_t>(1, n));
     return lo + (opt.lr - lo) * 0.5 * (1 + std::cos(M_PI * p));
   };
 
@@ -105,8 +106,7 @@ PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptio
   }
   r.recall_steps = step;
   // Phase 2: the mixture, cosine-decayed.
-  for (int64_t i = 0; i < opt.mixed_steps; ++i, ++step)
-    train_step(step, false, cosine(i, opt.mixed_steps));
+  for (int64_t i = 0; i < opt.mixed_steps; ++i, ++step) train_step(step, false, cosine(i, opt.mixed_steps));
   model.requires_grad(false);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

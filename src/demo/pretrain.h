@@ -55,9 +55,9 @@ struct PretrainOptions {
 };
 
 struct PretrainResult {
-  std::vector<double> loss;     // per step, both phases
-  int64_t recall_steps = 0;     // length of phase 1
-  double recall_accuracy = 0;   // dev accuracy when phase 1 ended
+  std::vector<double> loss;    // per step, both phases
+  int64_t recall_steps = 0;    // length of phase 1
+  double recall_accuracy = 0;  // dev accuracy when phase 1 ended
   double seconds = 0;
 };
 

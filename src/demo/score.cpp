@@ -21,8 +21,7 @@ std::vector<int64_t> predict(CausalLM& model, const TaskSet& task, int64_t rows_
     int64_t T = 0;
     for (int64_t b = 0; b < B; ++b) T = std::max<int64_t>(T, task.rows[r0 + b].size());
     std::vector<int64_t> flat(B * T, 0);
-    for (int64_t b = 0; b < B; ++b)
-      std::copy(task.rows[r0 + b].begin(), task.rows[r0 + b].end(), flat.begin() + b * T);
+    for (int64_t b = 0; b < B; ++b) std::copy(task.rows[r0 + b].begin(), task.rows[r0 + b].end(), flat.begin() + b * T);
     auto ids = at::tensor(flat, at::kLong).view({B, T});
     auto logp = at::log_softmax(model.forward(ids), -1).to(at::kCPU);  // [B,T,V]
     auto lp = logp.accessor<float, 3>();

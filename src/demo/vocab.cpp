@@ -10,7 +10,7 @@ namespace {
 
 constexpr const char* kMarks = "=|.~#";
 constexpr int32_t kSingles = 3 + kKeys + kValues + kDigits + 5;  // first pair word's id
-const std::string kSpace = "\xE2\x96\x81";  // "▁", sentencepiece's space
+const std::string kSpace = "\xE2\x96\x81";                       // "▁", sentencepiece's space
 
 struct Table {
   std::vector<std::string> words;  // id -> word (or piece)
@@ -105,8 +105,13 @@ nlohmann::json tokenizer_json() {
   for (int32_t i = t.first_piece; i < vocab_size(); ++i) vocab[t.words[i]] = i;
   json added = json::array();
   for (int32_t i = 0; i < 3; ++i)
-    added.push_back({{"id", i}, {"content", t.words[i]}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back({{"id", i},
+                     {"content", t.words[i]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
   json metaspace = {{"type", "Metaspace"}, {"replacement", kSpace}, {"prepend_scheme", "always"}, {"split", true}};
   json bos_item = {{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}};
   json seq = {{"Sequence", {{"id", "A"}, {"type_id", 0}}}};
@@ -137,8 +142,12 @@ nlohmann::json tokenizer_json() {
 }
 
 nlohmann::json tokenizer_config_json() {
-  return {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"},
-          {"add_bos_token", true}, {"add_eos_token", false}, {"model_max_length", 65536},
+  return {{"bos_token", "<s>"},
+          {"eos_token", "</s>"},
+          {"unk_token", "<unk>"},
+          {"add_bos_token", true},
+          {"add_eos_token", false},
+          {"model_max_length", 65536},
           {"tokenizer_class", "LlamaTokenizerFast"}};
 }
 

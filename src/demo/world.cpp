@@ -105,15 +105,17 @@ std::vector<int32_t> World::episode(Kind kind, Rng& rng, int64_t row, std::vecto
     ids.insert(ids.end(), gap, mark_id('.'));
     for (int64_t i : rng.sample(n, n)) {
       ids.push_back(key_id(static_cast<int>(keys[i])));
-      if (items) items->push_back(make_item(row, static_cast<int64_t>(ids.size()) - 1, episode_values[i], episode_values, {}, rng));
+      if (items)
+        items->push_back(
+            make_item(row, static_cast<int64_t>(ids.size()) - 1, episode_values[i], episode_values, {}, rng));
       ids.push_back(episode_values[i]);
     }
     return ids;
   }
 
-  std::vector<int64_t> ask;  // indices i whose word is asked about (predicted from 0..i-1)
+  std::vector<int64_t> ask;        // indices i whose word is asked about (predicted from 0..i-1)
   std::vector<int32_t> near, far;  // distractors (see make_item)
-  int64_t first = 0;          // first index that the context determines
+  int64_t first = 0;               // first index that the context determines
   if (kind == Kind::kCopy) {
     // <s> ~ motif motif motif ...: word i (i >= 2) is motif[(i - 2) % p].
     const int64_t p = 2 + rng.below(3);

@@ -113,7 +113,8 @@ TEST(DemoWorld, RecallAnswersAppearOnlyFarBack) {
     // Every distractor is bound to another key of the same episode, so it was seen too.
     for (int32_t c : it.choices) {
       int bound = 0;
-      for (int k = 0; k < kPairKeys; ++k) bound += std::count(row.begin(), row.begin() + it.pos, pair_id(k, c - value_id(0)));
+      for (int k = 0; k < kPairKeys; ++k)
+        bound += std::count(row.begin(), row.begin() + it.pos, pair_id(k, c - value_id(0)));
       EXPECT_EQ(bound, 1);
     }
   }
@@ -149,7 +150,10 @@ TEST(DemoVocab, TokenizerJsonDescribesTheVocabulary) {
   const auto j = tokenizer_json();
   EXPECT_EQ(static_cast<int32_t>(j["model"]["vocab"].size()), vocab_size());
   EXPECT_EQ(j["model"]["merges"].size(), 67u + kPairKeys * kPairValues);
-  EXPECT_EQ(j["model"]["vocab"]["\xE2\x96\x81" "a"].get<int>(), key_id(0));
+  EXPECT_EQ(j["model"]["vocab"]["\xE2\x96\x81"
+                                "a"]
+                .get<int>(),
+            key_id(0));
   EXPECT_EQ(j["post_processor"]["special_tokens"]["<s>"]["ids"], nlohmann::json::array({kBos}));
   EXPECT_EQ(encode("= aP bC | . b C"), (std::vector<int32_t>{kBos, mark_id('='), pair_id(0, 15), pair_id(1, 2),
                                                              mark_id('|'), mark_id('.'), key_id(1), value_id(2)}));
@@ -211,11 +215,12 @@ TEST(Demo, QuickRunReportsEveryPhase) {
   // An all-linear model's cache does not grow with the context; the teacher's does.
   const auto& all = dec["models"][4]["cache_bytes"];
   EXPECT_EQ(all.front(), all.back());
-  EXPECT_GT(dec["models"][0]["cache_bytes"].back().get<int64_t>(), dec["models"][0]["cache_bytes"].front().get<int64_t>());
+  EXPECT_GT(dec["models"][0]["cache_bytes"].back().get<int64_t>(),
+            dec["models"][0]["cache_bytes"].front().get<int64_t>());
 
   for (const char* f : {"teacher/config.json", "teacher/model.safetensors", "teacher/tokenizer.json",
-                        "distill/linear.safetensors", "corpus/train.txt", "report.txt", "search.svg", "placement.svg", "decode.svg",
-                        "tasks/recall.jsonl", "search/recall.json", "hybrids/count/config.json"})
+                        "distill/linear.safetensors", "corpus/train.txt", "report.txt", "search.svg", "placement.svg",
+                        "decode.svg", "tasks/recall.jsonl", "search/recall.json", "hybrids/count/config.json"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
   // The demo's scorer agrees with the library's evaluation engine (eval/scorer: shared contexts,
   // continuation passes) on an exported hybrid, question by question.
