@@ -12,8 +12,5 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
 scripts/build.sh
-# The main job on an embedded default (no download needed). Until `hybridize demo` lands, a
-# model the build makes itself: random weights in the stories260K shape (configs/tiny-llama.json).
-build/hybridize random-model --config configs/tiny-llama.json --out out/tiny-random --dtype float32
-build/hybridize info --model out/tiny-random
-build/hybridize generate --model out/tiny-random --prompt-ids 1,42,7 --print-ids --max-new-tokens 16
+# The main job on an embedded default (nothing downloaded): the whole method on a synthetic world.
+build/hybridize demo --out out/demo

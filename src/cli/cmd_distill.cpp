@@ -45,7 +45,8 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue from --out's checkpoint (same settings and data)");
-  cmd->add_option("--device", a->device, "cpu or cuda[:N]")->capture_default_str();
+  a->device = "auto";
+  cmd->add_option("--device", a->device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "Compute dtype (default: bfloat16 on CUDA, float32 on CPU)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");

@@ -41,7 +41,8 @@ struct DistillOptions {
   int64_t eval_every = 500, checkpoint_every = 500, log_every = 10;
   int64_t eval_sequences = 16;  // held-out sequences
   bool resume = false;
-  std::string device = "cpu", dtype;  // dtype empty: bf16 on CUDA, fp32 on CPU
+  std::string device = "cpu";  // cpu | cuda | cuda:N | auto (CUDA when available; the CLI's default)
+  std::string dtype;           // empty: bf16 on CUDA, fp32 on CPU
   int threads = 0;                    // 0: util/threads default
   bool fold_vocab = false;            // see PackOptions::fold_vocab (random fixtures only)
   bool progress = true;

@@ -74,6 +74,18 @@ std::string format_layer_list(const std::vector<int64_t>& layers) {
 
 namespace {
 
+// "auto" (CUDA when this build and machine have it), "cpu", "cuda", "cuda:N".
+at::Device parse_device(const std::string& name) {
+  if (name == "auto" || name.empty()) return at::hasCUDA() ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
+  if (name != "cpu" && !at::hasCUDA()) fail("--device", "{}: this build or machine has no CUDA", name);
+  try {
+    return at::Device(name);
+  } catch (const std::exception&) {
+    fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
+  }
+}
+
 std::vector<std::string> path_strings(const std::vector<fs::path>& v) {
   std::vector<std::string> s;
   for (const auto& p : v) s.push_back(p.string());
@@ -124,7 +136,7 @@ class Distiller {
 
 Distiller::Distiller(const DistillOptions& o) : o_(o) {
   LoadOptions lo;
-  lo.device = at::Device(o.device);
+  lo.device = parse_device(o.device);
   lo.dtype = !o.dtype.empty() ? parse_dtype(o.dtype, "--dtype") : lo.device.is_cuda() ? at::kBFloat16 : at::kFloat;
   teacher_ = CausalLM::load(o.model_dir, lo);
   const ModelConfig& cfg = teacher_->config();
@@ -243,7 +255,7 @@ DistillResult Distiller::run() {
   open_out_dir();
   fmt::print(stderr, "distill: {} layers [{}] -> {} | {} steps of {}x{} tokens | warm-up {} | {} on {}\n",
              layers_.size(), format_layer_list(layers_), o_.mixer, total_, o_.batch, o_.seq_len, warmup_,
-             dtype_name(dtype_), o_.device);
+             dtype_name(dtype_), teacher_->device().str());
   if (step_ == 0) {
     r_.start = evaluate_now();
     log({{"step", 0}, {"tokens", 0}, {"heldout", metrics_json(r_.start)}});
@@ -331,7 +343,7 @@ void Distiller::write_outputs() {
       {"optimizer", {{"name", "adamw"}, {"lr", o_.lr}, {"min_lr_ratio", o_.min_lr_ratio}, {"warmup_steps", warmup_},
                      {"betas", {adamw_.beta1, adamw_.beta2}}, {"eps", adamw_.eps}, {"weight_decay", o_.weight_decay},
                      {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
-      {"device", o_.device}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
+      {"device", teacher_->device().str()}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
       {"metrics", start_end_metrics(r_.start, r_.end)}};
   write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");

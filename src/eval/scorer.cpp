@@ -143,7 +143,7 @@ std::vector<Score> run_batch(CausalLM& model, const Batch& batch, const RunHooks
     } else {
       h = model.run_layers(h, from, L, pos, cache.get());
     }
-    if (cache && pass.keep_cache) {  // only a cache that later rows continue needs true lengths
+    if (cache && pass.keep_cache) {  // only a cache a later pass continues needs its rows rewound
       for (int64_t r = 0; r < B; ++r) {
         cache->lengths[r] += T;
         rewind_row(*cache, r, cache->lengths[r] - T + pass.lengths[r]);

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "../test_util.h"
+#include "fixture_util.h"
 #include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/model.h"
@@ -27,21 +28,7 @@ TEST(Cuda, FixturesMatchReference) {
       const double diff = (logits - want).abs().max().item<double>();
       std::cout << "[ info ] cuda " << name << " " << c10::toString(dtype) << " max |dlogit| = " << diff << "\n";
       EXPECT_LE(diff, dtype == at::kFloat ? 1e-4 : 0.02 * want.abs().max().item<double>()) << name;
-      if (dtype == at::kFloat) {
-        auto prompt = ref->tensor("generate_prompt"), expect = ref->tensor("generate_output");
-        std::vector<std::vector<int64_t>> prompts;
-        for (int64_t b = 0; b < prompt.size(0); ++b) {
-          auto row = prompt[b].contiguous();
-          prompts.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-        }
-        GenerateOptions g;
-        g.max_new_tokens = expect.size(1) - prompt.size(1);
-        auto out = generate(*model, prompts, g);
-        for (int64_t b = 0; b < prompt.size(0); ++b) {
-          auto row = expect[b].narrow(0, prompt.size(1), g.max_new_tokens).contiguous();
-          EXPECT_EQ(out[b], std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel()));
-        }
-      }
+      if (dtype == at::kFloat) test::expect_hf_generation(*model, *ref, name);
     }
   }
 }

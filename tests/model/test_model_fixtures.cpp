@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "../test_util.h"
+#include "fixture_util.h"
 #include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/model.h"
@@ -47,20 +48,7 @@ void check_fixture(const std::filesystem::path& dir, at::ScalarType dtype, doubl
   EXPECT_LE(max_abs(model->forward(ids), logits), 1e-6) << "forward() == layer by layer";
 
   // Greedy generation with the KV cache equals HF's generate().
-  auto prompt = ref->tensor("generate_prompt"), expect = ref->tensor("generate_output");
-  std::vector<std::vector<int64_t>> prompts;
-  for (int64_t b = 0; b < prompt.size(0); ++b) {
-    auto row = prompt[b].contiguous();
-    prompts.emplace_back(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-  }
-  GenerateOptions g;
-  g.max_new_tokens = expect.size(1) - prompt.size(1);
-  auto out = generate(*model, prompts, g);
-  for (int64_t b = 0; b < prompt.size(0); ++b) {
-    auto row = expect[b].narrow(0, prompt.size(1), g.max_new_tokens).contiguous();
-    std::vector<int64_t> want(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-    EXPECT_EQ(out[b], want) << dir << " generation row " << b;
-  }
+  test::expect_hf_generation(*model, *ref, dir.string());
 }
 
 TEST(ModelFixtures, TinyQwen2Fp32) {

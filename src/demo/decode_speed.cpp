@@ -1,0 +1,48 @@
+#include "demo/decode_speed.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+
+#include "model/attention.h"
+#include "model/model.h"
+
+namespace hyb::demo {
+
+DecodeSpeed time_decode(CausalLM& model, int64_t batch, int64_t context, int64_t steps, int repeats) {
+  torch::NoGradGuard no_grad;
+  auto cache = model.make_cache(batch, context + steps + 1);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  for (auto& c : cache->layers)
+    if (auto* kv = dynamic_cast<KVCache*>(c.get())) {
+      kv->k.narrow(2, 0, context).normal_(0, 1, gen);
+      kv->v.narrow(2, 0, context).normal_(0, 1, gen);
+    }
+  // Rewinds every cache to `context` tokens (recurrent states are left as they are: their
+  // values do not change the work of a step).
+  auto rewind = [&] {
+    for (auto& n : cache->lengths) n = context;
+    for (auto& c : cache->layers)
+      if (auto* kv = dynamic_cast<KVCache*>(c.get()))
+        for (auto& n : kv->lengths) n = context;
+  };
+  auto ids = at::randint(3, model.config().vocab_size, {batch, 1}, gen, at::kLong);
+  rewind();
+  model.forward(ids, cache.get());  // warm-up (first-call allocations)
+
+  DecodeSpeed r;
+  r.batch = batch, r.context = context, r.steps = steps;
+  r.seconds = 1e30;
+  for (int rep = 0; rep < repeats; ++rep) {
+    rewind();
+    at::Tensor next = ids;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < steps; ++s) next = model.forward(next, cache.get()).select(1, 0).argmax(-1).view({batch, 1});
+    r.seconds = std::min(r.seconds, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  r.tokens_per_s = static_cast<double>(batch * steps) / r.seconds;
+  r.cache_bytes = cache->bytes();
+  return r;
+}
+
+}  // namespace hyb::demo
