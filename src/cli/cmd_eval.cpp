@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include "cli/commands.h"
 #include "eval/evaluate.h"
@@ -17,6 +16,7 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -137,11 +137,7 @@ void add_eval(CLI::App& app) {
     lo.device = at::Device(a->device);
     if (!a->dtype.empty()) lo.dtype = parse_dtype(a->dtype, "--dtype");
     auto model = CausalLM::load(a->model, lo);
-    // Default threads as main's util/threads (configure_threads): OpenMP on tiny matrices is
-    // slower than one thread, so narrow models get one.
-    const int64_t width = model->config().hidden_size;
-    at::set_num_threads(a->threads > 0 ? a->threads
-                                       : width >= 256 ? static_cast<int>(std::thread::hardware_concurrency()) : 1);
+    configure_threads(a->threads, model->config().hidden_size);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     const auto enc = eval::TextEncoder::from(tok);
 

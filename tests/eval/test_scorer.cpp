@@ -7,6 +7,7 @@
 #include "../test_util.h"
 #include "eval/scorer.h"
 #include "eval/task.h"
+#include "linear/linear.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -71,7 +72,9 @@ void check_against_reference(CausalLM& model, const std::vector<TokenRequest>& r
       EXPECT_NEAR(got[i].logprob, want[i].logprob, 1e-4) << l.name << " request " << i;
       EXPECT_EQ(got[i].greedy, want[i].greedy) << l.name << " request " << i;
     }
-    std::cout << "[ info ] " << l.name << ": " << plan_batches(reqs, l.opt).size()
+    PlanOptions used = l.opt;  // as score_requests plans it
+    used.rewindable = used.rewindable && kv_cache_only(model);
+    std::cout << "[ info ] " << l.name << ": " << plan_batches(reqs, used).size()
               << " batches, max |dll| = " << worst << "\n";
   }
 }
@@ -104,6 +107,24 @@ TEST(EvalScorer, TinyQwen2MatchesSingleSequenceForward) {
   };
   enc.prefix_token %= 512;
   check_against_reference(*model, task_requests(enc, 128));
+}
+
+TEST(EvalScorer, HybridModelsMatchSingleSequenceForward) {
+  // Linear layers keep recurrent states that padding would corrupt: score_requests plans
+  // equal-length context passes for them; continuation rows are still right-padded.
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  HYB_REQUIRE_SHARED(tasks, "data/tasks");
+  const Tokenizer tok = Tokenizer::load(dir);
+  auto reqs = task_requests(TextEncoder::from(tok), 96);
+  for (const char* kind : {"gla", "gdn", "jet"}) {
+    SCOPED_TRACE(kind);
+    auto model = CausalLM::load(dir);
+    auto s = LinearSettings::for_model(kind, model->config());
+    for (int64_t l : {1, 3})
+      model->set_mixer(l, make_linear_mixer_from_attention(s, model->attention_weights(l), 7 + l), s.to_json());
+    ASSERT_FALSE(kv_cache_only(*model));
+    check_against_reference(*model, reqs);
+  }
 }
 
 TEST(EvalScorer, RerunFromCapturedLayer) {

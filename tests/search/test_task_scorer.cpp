@@ -45,10 +45,13 @@ TEST(TaskScorer, PrefixCacheAndExportChangeNoScore) {
   opt.progress = false;
   opt.max_tokens = 64;  // several batches
 
-  TaskScorer cached(*model, tmp / "linear.safetensors", enc, task, opt, "perplexity", true);
-  const double base = cached.score({}, {});
-  const double one = cached.score({2}, {});
-  const double c13 = cached.score({1, 2}, {2}), c23 = cached.score({2, 3}, {2}), c24 = cached.score({2, 4}, {2});
+  double base, one, c13, c23, c24;
+  {  // a scorer puts the model back to full attention when it goes
+    TaskScorer cached(*model, tmp / "linear.safetensors", enc, task, opt, "perplexity", true);
+    base = cached.score({}, {});
+    one = cached.score({2}, {});
+    c13 = cached.score({1, 2}, {2}), c23 = cached.score({2, 3}, {2}), c24 = cached.score({2, 4}, {2});
+  }
   TaskScorer plain(*model, tmp / "linear.safetensors", enc, task, opt, "perplexity", false);
   EXPECT_EQ(plain.score({}, {}), base);
   EXPECT_EQ(plain.score({2}, {}), one);
