@@ -26,6 +26,17 @@ inline std::filesystem::path shared_path(const std::string& rel) {
   return std::filesystem::exists(p) ? p : std::filesystem::path();
 }
 
+// The `hybridize` executable the tests run: $HYB_BIN, else the one built beside this test binary
+// (CMake puts both in the build directory). "" when neither exists.
+inline std::filesystem::path hybridize_binary() {
+  namespace fs = std::filesystem;
+  if (const char* b = std::getenv("HYB_BIN")) return fs::exists(b) ? fs::path(b) : fs::path();
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path beside = ec ? fs::path() : self.parent_path() / "hybridize";
+  return !beside.empty() && fs::exists(beside) ? beside : fs::path();
+}
+
 // Temporary directory unique to the running test, removed and recreated.
 inline std::filesystem::path temp_dir(const std::string& name) {
   auto p = std::filesystem::temp_directory_path() / ("hyb_test_" + name);
@@ -43,3 +54,9 @@ inline std::filesystem::path temp_dir(const std::string& name) {
     if (::hyb::test::under_ci()) FAIL() << "missing ../shared/" << (rel) << " under CI=true"; \
     GTEST_SKIP() << "../shared/" << (rel) << " not found (a user's clone has no ../shared)";   \
   }
+
+// Resolves the `hybridize` executable into `var` (a std::string); the build always makes it, so a
+// missing one is a failure, never a skip.
+#define HYB_REQUIRE_BINARY(var)                                                          \
+  const std::string var = ::hyb::test::hybridize_binary().string();                     \
+  if (var.empty()) FAIL() << "the hybridize executable was not found (HYB_BIN or beside the test binary)";

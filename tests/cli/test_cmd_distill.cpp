@@ -1,5 +1,5 @@
 // `hybridize distill` and `hybridize perplexity --sweep` end to end through the built binary
-// (HYB_BIN, set by ctest): a short run's outputs feed the perplexity table.
+// (found by tests/test_util.h): a short run's outputs feed the perplexity table.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -17,8 +17,7 @@ int sh(const std::string& cmd) {
 }
 
 TEST(CliDistill, DistillThenPerplexitySweep) {
-  const char* bin = std::getenv("HYB_BIN");
-  if (!bin || !std::filesystem::exists(bin)) GTEST_SKIP() << "HYB_BIN not set (run through ctest)";
+  HYB_REQUIRE_BINARY(bin);
   HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
   HYB_REQUIRE_SHARED(corpus, "data/corpora/tinystories/tinystories_val.txt");
   const auto dir = hyb::test::temp_dir("cli_distill");

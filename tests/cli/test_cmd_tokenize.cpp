@@ -1,5 +1,5 @@
-// `hybridize tokenize` end to end: runs the built binary (HYB_BIN, set by ctest) and reads its
-// stdout. Skips when the binary is not known (running hybridize_tests by hand).
+// `hybridize tokenize` end to end: runs the built binary (tests/test_util.h finds it) and reads its
+// stdout.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -25,8 +25,7 @@ std::string run(const std::string& cmd, int& rc) {
 }  // namespace
 
 TEST(CliTokenize, IdsPiecesStdinAndErrors) {
-  const char* bin = std::getenv("HYB_BIN");
-  if (!bin || !std::filesystem::exists(bin)) GTEST_SKIP() << "HYB_BIN not set (run through ctest)";
+  HYB_REQUIRE_BINARY(bin);
   HYB_REQUIRE_SHARED(llama3, "data/tokenizers/llama3");
   HYB_REQUIRE_SHARED(llama2, "data/tokenizers/llama2");
   const std::string exe = std::string("'") + bin + "' tokenize --model '";

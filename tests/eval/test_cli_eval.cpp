@@ -26,8 +26,7 @@ std::pair<int, std::string> run(const std::string& cmd) {
 TEST(EvalCli, ResultsAndSamples) {
   HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
   HYB_REQUIRE_SHARED(tasks, "data/tasks");
-  const char* bin = std::getenv("HYB_BIN");
-  if (!bin) GTEST_SKIP() << "HYB_BIN not set (run through ctest)";
+  HYB_REQUIRE_BINARY(bin);
   auto dir = test::temp_dir("cli_eval");
   auto [rc, out] = run(fmt::format("{} eval --model {} --task arc_easy,lambada_openai --limit 5 --tasks-dir {} "
                                    "--out {}/r.json --samples {}/s.jsonl --no-progress",
@@ -53,8 +52,7 @@ TEST(EvalCli, ResultsAndSamples) {
 
 TEST(EvalCli, MalformedDataNamesFileAndLine) {
   HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
-  const char* bin = std::getenv("HYB_BIN");
-  if (!bin) GTEST_SKIP() << "HYB_BIN not set (run through ctest)";
+  HYB_REQUIRE_BINARY(bin);
   auto dir = test::temp_dir("cli_eval_bad");
   std::ofstream(dir / "bad.jsonl") << "{\"context\": \"a\", \"choices\": [\"x\", \"y\"], \"gold\": 0}\n{\"context\": 3\n";
   auto [rc, out] = run(fmt::format("{} eval --model {} --data {}/bad.jsonl", bin, model.string(), dir.string()));

@@ -136,12 +136,10 @@ TEST(BadInput, UnexpectedAndMissingTensor) {
 
 // The CLI turns the same errors into one line on stderr and a non-zero exit code.
 TEST(BadInput, CliReportsOneLine) {
-  const char* bin = std::getenv("HYB_BIN");
-  fs::path exe = bin ? fs::path(bin) : test::project_root() / "build" / "hybridize";
-  if (!fs::exists(exe)) GTEST_SKIP() << "hybridize binary not built";
+  HYB_REQUIRE_BINARY(exe);
   auto dir = test::temp_dir("cli_bad");
   write(dir / "config.json", "{\"model_type\": \"gpt2\", \"hidden_size\": 8}");
-  const std::string cmd = exe.string() + " info --model " + dir.string() + " 2>" + (dir / "err.txt").string();
+  const std::string cmd = exe + " info --model " + dir.string() + " 2>" + (dir / "err.txt").string();
   const int rc = std::system(cmd.c_str());
   EXPECT_NE(rc, 0);
   const std::string err = read(dir / "err.txt");
