@@ -2,11 +2,16 @@
 # The session's GPU work in stages, so that one device call can run several:
 #   scripts/gpu_run.sh build check linear distill eval search    # call A
 #   scripts/gpu_run.sh build decode                               # call B
+#   scripts/gpu_run.sh build stories mfu hf                       # call C
 # Carry .deps (scripts/gpu_deps.sh) and .device (copies of the ../shared files used). Logs and
-# JSON land in $OUT. Each stage has its own time limit, so one slow stage cannot eat the call.
+# JSON land in $R. Each stage has its own time limit, so one slow stage cannot eat the call.
+# The device returns at most 8 files from $OUT: every stage writes into $R, packed into
+# $OUT/results.tgz when the script ends (also when a stage hit its limit).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu}; mkdir -p "$OUT"
+R=/tmp/results; mkdir -p $R
+trap 'tar czf "$OUT/results.tgz" -C $R . 2>/dev/null' EXIT
 export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}"
 export HYB_SHARED="$PWD/.device/shared" NCCL_NVLS_ENABLE=0
 S=$HYB_SHARED/data
@@ -18,29 +23,59 @@ q15() {  # shape-true random Qwen2.5-1.5B with the real Qwen2 tokenizer
 for stage in "$@"; do
   t0=$(date +%s); echo "=== $stage"
   case $stage in
-    build) scripts/gpu_build.sh > "$OUT/build.log" 2>&1 || { tail -40 "$OUT/build.log"; exit 1; } ;;
+    build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*}" 2>&1 \
-             | tee "$OUT/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
-    linear) timeout 120 build-gpu/bench_linear --device cuda 2>&1 | tee "$OUT/bench_linear.txt" | tail -25 ;;
+             | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
+    linear) timeout 120 build-gpu/bench_linear --device cuda 2>&1 | tee "$R/bench_linear.txt" | tail -25 ;;
     distill) q15
       for mixer in gla gdn jet; do
         timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
           --tokens $((8 * 1024 * 12)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15-$mixer \
-          --no-progress > "$OUT/distill_$mixer.log" 2>&1; tail -3 "$OUT/distill_$mixer.log"
+          --no-progress > "$R/distill_$mixer.log" 2>&1; tail -3 "$R/distill_$mixer.log"
         python3 -c "import json;d=json.load(open('/tmp/q15-$mixer/distill.json'));print('$mixer tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
-        cp /tmp/q15-$mixer/distill.json "$OUT/distill_$mixer.json" 2>/dev/null
+        cp /tmp/q15-$mixer/distill.json "$R/distill_$mixer.json" 2>/dev/null
       done ;;
     eval) q15
       for i in 1 2; do timeout 200 $H eval --model /tmp/q15 --task pubmedqa --tasks-dir $S/tasks --device cuda \
-        --out "$OUT/eval_pubmedqa.json" --no-progress 2>&1 | tail -4; done ;;
+        --out "$R/eval_pubmedqa.json" --no-progress 2>&1 | tail -4; done ;;
     search) q15
       timeout 400 $H search --model /tmp/q15 --linear /tmp/q15-gdn/linear.safetensors --task pubmedqa --split test \
         --tasks-dir $S/tasks --max-drop 1 --replace 1 --device cuda --out /tmp/search 2>&1 | tail -8
-      cp /tmp/search/trajectory.jsonl /tmp/search/summary.json "$OUT/" 2>/dev/null ;;
+      cp /tmp/search/trajectory.jsonl /tmp/search/summary.json "$R/" 2>/dev/null ;;
     decode) for mixer in ${MIXERS:-jet gdn}; do
         timeout ${DECODE_LIMIT:-280} $H bench --config $S/configs/llama-3.2-3b-instruct.json --mixer $mixer \
           --replace-counts ${COUNTS:-0,8,16,24,28} --context ${CONTEXTS:-512,2048,16384,65536} --device cuda \
-          --out "$OUT/bench_$mixer.json" 2>&1 | tee "$OUT/bench_$mixer.txt"
+          --out "$R/bench_$mixer.json" 2>&1 | tee "$R/bench_$mixer.txt"
+      done ;;
+    stories)  # stories260K, each mixer, a few million tokens of general text; held out: tinystories
+      C=$S/corpora
+      for mixer in gla gdn jet; do
+        timeout 200 $H distill --model $S/models/stories260K/hf --mixer $mixer --device cuda --dtype float32 \
+          --data "$C/gutenberg_nltk/*.txt" $C/tinyshakespeare/input.txt $C/wikitext2_raw/wiki.test.raw \
+          --eval-data $C/tinystories/tinystories_val.txt --eval-sequences 8 --tokens ${STORIES_TOKENS:-4194304} \
+          --seq-len 256 --batch 16 --lr 3e-3 --eval-every 128 --checkpoint-every 256 --no-progress \
+          --out $R/stories-$mixer > $R/stories_$mixer.log 2>&1; tail -8 $R/stories_$mixer.log
+        rm -f $R/stories-$mixer/checkpoint.safetensors
+        timeout 100 $H perplexity --model $S/models/stories260K/hf --data $C/tinystories/tinystories_val.txt \
+          --seq-len 256 --sequences 64 --linear $R/stories-$mixer/linear.safetensors --sweep --device cuda \
+          --dtype float32 --json $R/stories-$mixer/perplexity.json 2>&1 | tail -9
+      done ;;
+    mfu) q15  # distill throughput with model FLOPs and peak memory (distill.json)
+      for mixer in ${MFU_MIXERS:-gdn}; do
+        timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
+          --tokens $((8 * 1024 * 16)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15m-$mixer \
+          --no-progress > "$R/mfu_$mixer.log" 2>&1; tail -2 "$R/mfu_$mixer.log"
+        cp /tmp/q15m-$mixer/distill.json "$R/mfu_$mixer.json"
+        python3 -c "import json;d=json.load(open('$R/mfu_$mixer.json'));print('$mixer', round(d['tokens_per_second']), 'tok/s',
+          round(d['model_tflops_per_second'],1), 'TFLOP/s', round(d['model_tflops_per_second']/790*100,2), '% of 790; peak GiB',
+          round(d['peak_memory_bytes']/2**30,1))"
+      done ;;
+    hf)  # the full-attention model: transformers' generate and ours on the same (context, batch) shapes
+      cfg=$S/configs/llama-3.2-3b-instruct.json
+      PYTHONUNBUFFERED=1 timeout 300 python3 tools/hf_generate_bench.py --config $cfg --out $R/hf_generate.json
+      for shape in 512x64 2048x32 16384x8 65536x2; do
+        timeout 100 $H bench --config $cfg --context ${shape%x*} --batch ${shape#*x} --device cuda \
+          --out $R/ours_$shape.json 2>&1 | tail -1
       done ;;
   esac
   echo "--- $stage: $(( $(date +%s) - t0 )) s"

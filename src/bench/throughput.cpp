@@ -22,6 +22,23 @@ nlohmann::json ThroughputRow::to_json() const {
           {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}};
 }
 
+ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
+  ThroughputRow r;
+  r.config = j.at("config").get<std::string>();
+  r.num_linear = j.at("num_linear").get<int64_t>();
+  r.context = j.at("context").get<int64_t>();
+  r.batch = j.at("batch").get<int64_t>();
+  r.prefill_tok_s = j.at("prefill_tokens_per_s").get<double>();
+  r.decode_tok_s = j.at("decode_tokens_per_s").get<double>();
+  r.peak_bytes = j.at("peak_memory_bytes").get<int64_t>();
+  r.kv_bytes = j.at("kv_cache_bytes").get<int64_t>();
+  r.state_bytes = j.at("state_bytes").get<int64_t>();
+  r.weight_bytes = j.at("weight_bytes").get<int64_t>();
+  r.bound_tok_s = j.at("decode_bound_tokens_per_s").get<double>();
+  r.speedup = j.at("speedup").get<double>();
+  return r;
+}
+
 int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt) {
   const auto dev = model.device();
   const int64_t free = free_memory_bytes(dev);

@@ -31,6 +31,7 @@ struct ThroughputRow {
   double bound_tok_s = 0;  // batch / (bytes read per step / bandwidth)
   double speedup = 1.0;    // decode tok/s over the full-attention model at this context
   nlohmann::json to_json() const;
+  static ThroughputRow from_json(const nlohmann::json& j);  // throws nlohmann's errors on a missing field
 };
 
 // Largest batch whose weights + cache + prefill working set fit in the device's free memory.

@@ -25,6 +25,7 @@
 #include "linear/linear.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "util/device.h"
 #include "util/error.h"
 #include "util/interrupt.h"
 #include "util/progress.h"
@@ -109,6 +110,7 @@ class Distiller {
   void open_out_dir();  // a fresh directory, or the state of its checkpoint (--resume)
   // One training step; returns each layer's (loss, target variance). Throws on a non-finite loss.
   std::vector<std::pair<double, double>> train_step(double lr);
+  double model_flops_per_token();
   std::vector<LayerMetrics> evaluate_now() { return evaluate(*teacher_, students_, held_out_, o_.batch, dtype_); }
   nlohmann::json state(double seconds) const;
   void write_outputs();
@@ -326,6 +328,22 @@ DistillResult Distiller::run() {
   return r_;
 }
 
+// Model FLOPs of one training token, the usual 2N (forward) / 6N (forward + backward) count of
+// matmul weights: the teacher runs layers 0..max(layers) forward (embedding lookups, norms and the
+// head it never reaches are not counted; nor are attention scores or the students' recurrences, so
+// the utilisation derived from it is a lower bound); each student runs forward and backward.
+double Distiller::model_flops_per_token() {
+  const ModelConfig& c = teacher_->config();
+  const int64_t embed = c.vocab_size * c.hidden_size;
+  const int64_t body = teacher_->num_parameters() - embed * (c.tie_word_embeddings ? 1 : 2) - c.hidden_size;
+  const double teacher = 2.0 * static_cast<double>(body) / static_cast<double>(c.num_layers) *
+                         static_cast<double>(layers_.back() + 1);
+  double students = 0;
+  for (const auto& s : students_)
+    for (const auto& m : s.masters) students += 6.0 * static_cast<double>(m.numel());
+  return teacher + students;
+}
+
 void Distiller::write_outputs() {
   std::map<int64_t, TokenMixer*> modules;
   for (auto& s : students_) {
@@ -333,6 +351,7 @@ void Distiller::write_outputs() {
     modules[s.layer] = s.module.get();
   }
   save_linear_layers(o_.out_dir / "linear.safetensors", settings_, modules);
+  const double flops = model_flops_per_token();
   const nlohmann::json report = {
       {"model", o_.model_dir.string()}, {"tokenizer", tok_dir_.string()}, {"mixer", o_.mixer},
       {"linear_attention", settings_.to_json()}, {"layers", format_layer_list(layers_)},
@@ -345,6 +364,8 @@ void Distiller::write_outputs() {
                      {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
       {"device", teacher_->device().str()}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
+      {"model_flops_per_token", flops}, {"model_tflops_per_second", r_.seconds > 0 ? flops * r_.tokens / r_.seconds / 1e12 : 0.0},
+      {"peak_memory_bytes", peak_memory_bytes(teacher_->device())},
       {"metrics", start_end_metrics(r_.start, r_.end)}};
   write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");
   write_plots(o_.out_dir, layers_);
