@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <set>
 
 #include "../test_util.h"
@@ -177,17 +178,18 @@ TEST(DemoVocab, LibraryTokenizerEncodesLikeTheWorld) {
 }
 
 TEST(Demo, QuickRunReportsEveryPhase) {
+  // As README's user runs it: the CLI, which prints report.txt's text on stdout.
+  HYB_REQUIRE_BINARY(bin);
   const auto dir = test::temp_dir("demo_quick");
-  DemoOptions opt;
-  opt.out = dir;
-  opt.quick = true;
-  opt.log = false;
-  const auto r = run_demo(opt);
-
-  // report.json is what run_demo returned.
+  const std::string cmd = "'" + bin + "' demo --quick --no-log --out '" + dir.string() + "' > '" +
+                          (dir / "stdout.txt").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(dir / "report.json");
   ASSERT_TRUE(in.good());
-  EXPECT_EQ(nlohmann::json::parse(in), r);
+  const nlohmann::json r = nlohmann::json::parse(in);
+  std::ifstream printed(dir / "stdout.txt");
+  const std::string shown((std::istreambuf_iterator<char>(printed)), std::istreambuf_iterator<char>());
+  EXPECT_NE(shown.find(format_report(r)), std::string::npos) << "stdout is not the report:\n" << shown;
 
   const int64_t L = r["teacher"]["layers"].get<int64_t>();
   ASSERT_EQ(r["tasks"].size(), 3u);
