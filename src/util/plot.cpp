@@ -131,13 +131,16 @@ std::string svg_line_plot(const std::vector<PlotSeries>& series, const PlotOptio
     const auto& sr = series[k];
     const char* colour = kColours[k % 10];
     const char* dash = kDashes[(k / 10) % 4];
-    std::string pts;
+    std::string pts, marks;  // a marker on every point, so a one-point series still shows
     for (size_t i = 0; i < std::min(sr.x.size(), sr.y.size()); ++i) {
       if (!usable(sr.y[i]) || !std::isfinite(sr.x[i])) continue;
-      pts += fmt::format("{:.1f},{:.1f} ", px(sr.x[i]), py(opt.log_y ? std::log10(sr.y[i]) : sr.y[i]));
+      const double x = px(sr.x[i]), y = py(opt.log_y ? std::log10(sr.y[i]) : sr.y[i]);
+      pts += fmt::format("{:.1f},{:.1f} ", x, y);
+      marks += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>\n", x, y, colour);
     }
     s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\" stroke-dasharray=\"{}\" points=\"{}\"/>\n",
                      colour, dash, pts);
+    s += marks;
     const double ly = top + 10 + 18 * static_cast<double>(k);
     s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"{}\"/>\n",
                      left + pw + 12, ly, left + pw + 36, ly, colour, dash);

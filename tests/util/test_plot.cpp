@@ -34,6 +34,7 @@ TEST(Plot, SeriesLegendAndLogAxis) {
   const auto p = svg.find("points=\"", svg.find("<polyline", svg.find("<polyline") + 1));
   const std::string pts = svg.substr(p + 8, svg.find('"', p + 8) - p - 8);
   EXPECT_EQ(count(pts, ","), 1u) << pts;
+  EXPECT_EQ(count(svg, "<circle"), 4u);  // a marker per drawn point: 3 of a, 1 of b
   // Nothing to draw still gives a valid document.
   EXPECT_NE(svg_line_plot({}, {}).find("</svg>"), std::string::npos);
 }
