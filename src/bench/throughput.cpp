@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "model/decode_engine.h"
@@ -95,7 +96,7 @@ ThroughputRow measure_throughput(CausalLM& model, const std::string& config, con
     row.state_bytes = cache->state_bytes();
   };
   // Warm-up (kernel selection, graph capture, allocator) on a short decode, then the timed run.
-  run(4, nullptr, nullptr);
+  run(std::min<int64_t>(4, opt.new_tokens), nullptr, nullptr);  // the cache holds context + new_tokens
   reset_peak_memory(dev);
   double tp = 0, td = 0;
   run(opt.new_tokens, &tp, &td);

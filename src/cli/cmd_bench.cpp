@@ -112,7 +112,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--hybrid", a->hybrids, "Hybrid model directories to compare");
   cmd->add_option("--context", a->contexts, "Context lengths")->delimiter(',');
   cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)");
-  cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence");
+  cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(CLI::PositiveNumber);
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prefill chunk length");
   cmd->add_option("--device", a->device, "cpu or cuda");
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");

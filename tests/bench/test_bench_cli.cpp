@@ -1,0 +1,87 @@
+// `hybridize bench` end to end on a tiny random config (CPU): the JSON rows, the Fig. 2 plot beside
+// them, and `--from` re-reading them; a file that is not bench output is refused naming it.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "../test_util.h"
+#include "bench/throughput.h"
+
+namespace hyb {
+namespace {
+
+std::string run(const std::string& cmd, int& rc) {
+  std::string out;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int status = p ? pclose(p) : -1;
+  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+size_t count(const std::string& s, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+TEST(BenchCli, RowsPlotAndFrom) {
+  HYB_REQUIRE_BINARY(bin);
+  const auto dir = test::temp_dir("bench_cli");
+  std::ofstream(dir / "config.json") << nlohmann::json{
+      {"model_type", "llama"}, {"hidden_size", 64}, {"intermediate_size", 96}, {"num_hidden_layers", 4},
+      {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"vocab_size", 97},
+      {"max_position_embeddings", 256}, {"rope_theta", 10000.0}};
+  int rc = -1;
+  const std::string out = run("'" + bin + "' bench --config '" + (dir / "config.json").string() +
+                                  "' --mixer gdn --replace-counts 0,2 --context 16,32 --batch 2 --new-tokens 3"
+                                  " --prefill-chunk 16 --out '" + (dir / "b.json").string() + "'",
+                              rc);
+  ASSERT_EQ(rc, 0) << out;
+
+  std::ifstream in(dir / "b.json");
+  const auto rows = nlohmann::json::parse(in);
+  ASSERT_EQ(rows.size(), 4u);  // {full, gdnx2} x {16, 32}
+  for (const auto& j : rows) {
+    const ThroughputRow r = ThroughputRow::from_json(j);
+    EXPECT_EQ(r.to_json(), j);  // the JSON round-trips
+    EXPECT_EQ(r.batch, 2);
+    EXPECT_GT(r.decode_tok_s, 0);
+    EXPECT_GT(r.kv_bytes, 0);  // 2 of 4 layers stay attention in the hybrid
+    EXPECT_EQ(r.state_bytes > 0, r.num_linear == 2);
+  }
+  // The KV cache grows with the context, the linear state does not.
+  EXPECT_GT(rows[1]["kv_cache_bytes"].get<int64_t>(), rows[0]["kv_cache_bytes"].get<int64_t>());
+  EXPECT_EQ(rows[3]["state_bytes"].get<int64_t>(), rows[2]["state_bytes"].get<int64_t>());
+
+  // The plot beside the JSON: one line per context.
+  std::ifstream svg_in(dir / "b.svg");
+  ASSERT_TRUE(svg_in.good());
+  std::stringstream svg;
+  svg << svg_in.rdbuf();
+  EXPECT_EQ(count(svg.str(), "<polyline"), 2u);
+  EXPECT_NE(svg.str().find("context 32"), std::string::npos);
+
+  // --from measures nothing and prints the same rows.
+  const std::string again = run("'" + bin + "' bench --from '" + (dir / "b.json").string() + "' --plot '" +
+                                    (dir / "again.svg").string() + "'",
+                                rc);
+  ASSERT_EQ(rc, 0) << again;
+  EXPECT_EQ(count(again, "gdnx2"), 2u) << again;
+  EXPECT_TRUE(std::filesystem::exists(dir / "again.svg"));
+
+  std::ofstream(dir / "bad.json") << "[{\"config\": \"full\"}]";
+  const std::string err = run("'" + bin + "' bench --from '" + (dir / "bad.json").string() + "'", rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(err.find("bad.json"), std::string::npos) << err;
+  EXPECT_EQ(count(err, "\n"), 1u) << err;  // one line
+}
+
+}  // namespace
+}  // namespace hyb
