@@ -134,7 +134,7 @@ std::vector<Score> run_batch(CausalLM& model, const Batch& batch, const RunHooks
       hooks.captured_all->emplace_back();
       for (int64_t l = from; l < L; ++l) {
         hooks.captured_all->back().push_back(h);
-        h = model.layer_forward(l, h, pos, cache.get());
+        if (l + 1 < L || !hooks.capture_only) h = model.layer_forward(l, h, pos, cache.get());
       }
     } else if (cap >= from && cap <= L) {
       h = model.run_layers(h, from, cap, pos, cache.get());
@@ -149,9 +149,10 @@ std::vector<Score> run_batch(CausalLM& model, const Batch& batch, const RunHooks
         rewind_row(*cache, r, cache->lengths[r] - T + pass.lengths[r]);
       }
     }
-    per_pass.push_back(score_pass(model, pass, h));
+    if (!hooks.capture_only) per_pass.push_back(score_pass(model, pass, h));
     if (pass.keep_cache) caches[p] = std::move(cache);
   }
+  if (hooks.capture_only) return {};
   return accumulate(batch, per_pass);
 }
 

@@ -73,6 +73,10 @@ struct RunHooks {
   // Record the hidden states entering every layer from_layer..L-1: per pass, one per layer
   // (the greedy search's prefix cache).
   std::vector<std::vector<at::Tensor>>* captured_all = nullptr;
+  // With captured_all: only capture. The last layer's output and the scores are not computed
+  // (nobody needs them: the prefix cache's model has already been scored), and run_batch
+  // returns no scores.
+  bool capture_only = false;
 };
 
 // Scores of a batch's requests, in Batch::requests order.

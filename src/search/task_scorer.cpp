@@ -106,9 +106,10 @@ void TaskScorer::capture(const LayerSet& current) {
   for (size_t b = 0; b < batches_.size(); ++b) {
     eval::RunHooks hooks;
     hooks.captured_all = &hidden_[b];
+    hooks.capture_only = true;
     eval::run_batch(model_, batches_[b], hooks);
   }
-  layer_passes_ += num_layers_;
+  layer_passes_ += num_layers_ - 1;  // the last layer is not run
   cached_for_ = current;
   have_cache_ = true;
 }
@@ -121,7 +122,9 @@ double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
       std::includes(layers.begin(), layers.end(), extends.begin(), extends.end())) {
     for (int64_t l : layers)
       if (!std::binary_search(extends.begin(), extends.end(), l)) from = l;
-    if (!have_cache_ || cached_for_ != extends) capture(extends);
+    // Captured on the first candidate that starts above layer 0 (a round whose only candidate
+    // is layer 0 needs no capture at all).
+    if (from > 0 && (!have_cache_ || cached_for_ != extends)) capture(extends);
   }
   set_layers(layers);
   std::vector<eval::Score> out(flat_size_);
