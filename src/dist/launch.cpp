@@ -124,6 +124,7 @@ int launch_workers(int n) {
   auto kill_deadline = std::chrono::steady_clock::time_point::max();
   bool killed_hard = false;
   std::vector<int> status(n, 0);
+  std::vector<bool> stopped(n, false);  // stopped by us after another rank failed
   while (alive > 0) {
     if (g_signal && g_signal != forwarded) {  // forward each signal received (a second ^C kills)
       const int s = g_signal;
@@ -156,7 +157,7 @@ int launch_workers(int n) {
       if (alive > 0) {
         fmt::print(stderr, "error: worker rank {} {}; stopping the other workers\n", r, describe(st));
         for (int k = 0; k < n; ++k)
-          if (pids[k] > 0) kill(pids[k], SIGTERM);
+          if (pids[k] > 0) kill(pids[k], SIGTERM), stopped[k] = true;
         kill_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
       }
     }
@@ -164,7 +165,13 @@ int launch_workers(int n) {
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
   if (failed_rank >= 0) {
-    fmt::print(stderr, "error: --gpus {}: worker rank {} {}\n", n, failed_rank, describe(failed_status));
+    // Every rank that failed on its own (a rank may fail because another one died: both are named).
+    std::string also;
+    for (int r = 0; r < n; ++r) {
+      const bool clean = WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0;
+      if (r != failed_rank && !clean && !stopped[r]) also += fmt::format("; rank {} {}", r, describe(status[r]));
+    }
+    fmt::print(stderr, "error: --gpus {}: worker rank {} {}{}\n", n, failed_rank, describe(failed_status), also);
     code = WIFEXITED(failed_status) && WEXITSTATUS(failed_status) != 0 ? WEXITSTATUS(failed_status) : 1;
     return code;
   }

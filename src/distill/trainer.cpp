@@ -5,9 +5,9 @@
 //                           backward into the fp32 masters; clip ||g_l|| <= clip; AdamW step
 //   all losses finite? (one host sync per step) -> log, evaluate, checkpoint as scheduled
 // With N processes (DistillOptions::group) each rank runs the teacher and students on its B/N
-// sequences of the step, and three collectives keep the ranks one run: the targets' means (so
-// variances are of the global batch), the students' gradients (averaged before clipping and
-// AdamW, so every rank takes the same update) and the losses; rank 0 writes every file.
+// sequences of the step, and collectives keep the ranks one run: the targets' means (so variances
+// are of the global batch), each student's gradients (averaged before clipping and AdamW, so every
+// rank takes the same update), the losses, and the decision to stop; rank 0 writes every file.
 // Learning rate: linear warm-up over W steps, then cosine from lr down to lr * min_lr_ratio.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -253,7 +253,7 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     means[0] = at::stack(m);
     if (o_.group) o_.group->all_reduce(means, dist::Reduce::kAvg);  // equal shares: mean of means
   }
-  std::vector<at::Tensor> losses, vars, grads;
+  std::vector<at::Tensor> losses, vars;
   for (size_t i = 0; i < L; ++i) {
     Student& s = students_[i];
     if (o_.poison_capture) o_.poison_capture(step_ + 1, s.layer, cap.in[i], cap.out[i]);
@@ -261,18 +261,18 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     const at::Tensor target = cap.out[i].to(at::kFloat);
     at::Tensor loss = (s.module->forward(cap.in[i], pos, nullptr).to(at::kFloat) - target).pow(2).mean();
     loss.backward();
+    if (o_.group) {  // data parallel: this student's mean gradient over the global batch, on every rank
+      std::vector<at::Tensor> grads;
+      for (auto& m : s.masters) grads.push_back(m.grad());
+      o_.group->all_reduce(grads, dist::Reduce::kAvg);  // one packed collective per student
+    }
+    clip_grad_norm(s.masters, o_.clip);
+    s.opt.step(lr);
+    s.opt.zero_grad();
     at::NoGradGuard ng;
     losses.push_back(loss.detach());
     vars.push_back((target - means[0][static_cast<int64_t>(i)]).pow(2).mean());
     cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
-    for (auto& m : s.masters) grads.push_back(m.grad());
-  }
-  // Data parallel: the mean gradient of the global batch on every rank (one packed collective).
-  if (o_.group) o_.group->all_reduce(grads, dist::Reduce::kAvg);
-  for (auto& s : students_) {
-    clip_grad_norm(s.masters, o_.clip);
-    s.opt.step(lr);
-    s.opt.zero_grad();
   }
   // One host sync per step: every loss at once (averaged over ranks), checked for NaN / Inf.
   std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
