@@ -13,6 +13,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -245,6 +246,53 @@ TEST(Dist, TwoProcessSearchEqualsOneProcess) {
   const json s3 = json::parse(std::ifstream(f.dir / "s2" / "summary.json"));
   EXPECT_EQ(s3["M_opt"]["linear_layers"], s1["M_opt"]["linear_layers"]);
   EXPECT_EQ(s3["replayed_from_journal"].get<int64_t>(), 1 + 3 + 2 + 1);  // base + every candidate
+}
+
+// SIGTERM to the launcher reaches every worker once; they agree on the step to stop after, rank 0
+// writes the checkpoint, and the launcher exits 130 like a one-process run.
+TEST(Dist, SignalStopsEveryWorkerAtOneStep) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_signal");
+  const fs::path out = f.dir / "d";
+  const std::string cmd = "HYB_DIST_TIMEOUT=60 exec '" + bin + "' " + f.distill(out, 32 * 4 * 5000) +
+                          " --gpus 2 --log-every 1 >/dev/null 2>'" +
+                          (f.dir / "err.txt").string() + "'";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto lines = [&] {
+    std::ifstream in(out / "log.jsonl");
+    int n = 0;
+    for (std::string l; std::getline(in, l);) ++n;
+    return n;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  while (lines() < 3 && elapsed() < 60) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGTERM);
+  int st = 0;
+  while (waitpid(pid, &st, WNOHANG) == 0 && elapsed() < 90) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (elapsed() >= 90) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    FAIL() << "the launcher did not stop within 90 s";
+  }
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130);
+  ASSERT_TRUE(fs::exists(out / "checkpoint.json"));
+  const json state = json::parse(std::ifstream(out / "checkpoint.json"));
+  EXPECT_GE(state["step"].get<int64_t>(), 2);
+  EXPECT_LT(state["step"].get<int64_t>(), 5000);
+  EXPECT_EQ(state["train_sequences"].get<int64_t>(), 4 * state["step"].get<int64_t>());
+  // The checkpoint is of the last step taken (every rank stopped after the same step).
+  std::ifstream in(out / "log.jsonl");
+  json last;
+  for (std::string l; std::getline(in, l);) last = json::parse(l);
+  EXPECT_EQ(last["step"], state["step"]);
 }
 
 // (c) One worker fails (rank 0 refuses an --out that already holds a run) while rank 1 waits for
