@@ -148,8 +148,9 @@ void add_search(CLI::App& app) {
                  r.candidates.size(), r.seconds);
     }, many);
     // Cost over all processes (a collective: every rank takes part before the others return).
-    const double forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
-                                  : scorer.full_forwards();
+    const double forwards =
+        group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
+              : scorer.full_forwards();
     if (!root) return;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto summary = result.to_json();

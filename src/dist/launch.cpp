@@ -1,12 +1,12 @@
 #include "dist/launch.h"
 
 #include <fmt/format.h>
-#include <torch/cuda.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <torch/cuda.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -62,7 +62,8 @@ int free_port() {
 
 std::string describe(int status) {
   if (WIFEXITED(status)) return fmt::format("exited with code {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status))
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
   return "stopped";
 }
 
@@ -79,7 +80,8 @@ int launch_workers(int n) {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
@@ -184,7 +186,8 @@ std::unique_ptr<ProcessGroup> join_or_launch(int n, std::string& device) {
   const auto env = worker_env();
   if (!env && n <= 1) return nullptr;
   if (n < 1) fail("--gpus", "must be at least 1 (got {})", n);
-  const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available()) || device.rfind("cuda:", 0) == 0;
+  const bool cuda =
+      device == "cuda" || (device == "auto" && torch::cuda::is_available()) || device.rfind("cuda:", 0) == 0;
   if (device.rfind("cuda:", 0) == 0 && !env)
     fail("--device", "{} with --gpus {}: each worker uses cuda:<rank>; pass --device cuda", device, n);
   if (!env) {

@@ -25,6 +25,7 @@
 #define USE_C10D_NCCL 1
 #endif
 #include <c10/cuda/CUDAFunctions.h>
+
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
@@ -121,7 +122,8 @@ std::unique_ptr<ProcessGroup> ProcessGroup::create(const WorkerEnv& env, bool cu
 #endif
   } else {
 #if defined(HYB_DIST_GLOO)
-    auto opts = ::c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
+    auto opts =
+        ::c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
     opts->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     try {
       impl->backend = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, opts);
@@ -180,7 +182,8 @@ std::vector<std::vector<double>> ProcessGroup::all_gather(const std::vector<doub
     return out[0];
   };
   // Lengths first, then every rank's values padded to the longest.
-  const auto lens = gather(at::tensor(std::vector<int64_t>{static_cast<int64_t>(mine.size())}, at::kLong).to(impl_->device));
+  const auto lens =
+      gather(at::tensor(std::vector<int64_t>{static_cast<int64_t>(mine.size())}, at::kLong).to(impl_->device));
   int64_t longest = 0;
   std::vector<int64_t> n(W);
   for (int r = 0; r < W; ++r) longest = std::max(longest, n[r] = lens[r].cpu().item<int64_t>());

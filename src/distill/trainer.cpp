@@ -278,7 +278,8 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
   std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
   if (o_.group) o_.group->all_reduce(lvv, dist::Reduce::kAvg);
   const at::Tensor both = lvv[0].cpu();
-  const at::Tensor lv = both.narrow(0, 0, static_cast<int64_t>(L)), vv = both.narrow(0, static_cast<int64_t>(L), static_cast<int64_t>(L));
+  const int64_t n = static_cast<int64_t>(L);
+  const at::Tensor lv = both.narrow(0, 0, n), vv = both.narrow(0, n, n);
   std::vector<std::pair<double, double>> out;
   for (size_t i = 0; i < students_.size(); ++i) {
     const double loss = lv[i].item<double>();
@@ -391,7 +392,8 @@ void Distiller::write_outputs() {
       {"optimizer", {{"name", "adamw"}, {"lr", o_.lr}, {"min_lr_ratio", o_.min_lr_ratio}, {"warmup_steps", warmup_},
                      {"betas", {adamw_.beta1, adamw_.beta2}}, {"eps", adamw_.eps}, {"weight_decay", o_.weight_decay},
                      {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
-      {"device", teacher_->device().str()}, {"processes", world_}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
+      {"device", teacher_->device().str()}, {"processes", world_}, {"dtype", dtype_name(dtype_)},
+      {"seconds", r_.seconds},
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
       {"metrics", start_end_metrics(r_.start, r_.end)}};
   write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");

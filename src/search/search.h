@@ -75,7 +75,8 @@ using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& ext
 struct Scored {
   double score = 0, seconds = 0;
 };
-using ScoreManyFn = std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends)>;
+using ScoreManyFn =
+    std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends)>;
 
 // Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
 // is known, so an interrupted search resumes from the last finished candidate: replaying the

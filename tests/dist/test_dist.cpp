@@ -3,19 +3,18 @@
 // fails is reported by rank instead of leaving the others hanging. Plus the collectives themselves,
 // two ranks as two threads of this process. Fixture: a tiny random Llama with the demo world's
 // tokenizer and generated text, so nothing from ../shared is needed.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <ATen/ATen.h>
-
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -82,7 +81,8 @@ struct Fixture {
   }
   std::string distill(const fs::path& out, int tokens = 1024, int batch = 4) const {
     return "distill --model '" + model.string() + "' --data '" + corpus.string() + "' --out '" + out.string() +
-           "' --mixer gdn --seq-len 32 --batch " + std::to_string(batch) + " --tokens " + std::to_string(tokens) + " --eval-sequences 4 --eval-every 4"
+           "' --mixer gdn --seq-len 32 --batch " + std::to_string(batch) + " --tokens " + std::to_string(tokens) +
+           " --eval-sequences 4 --eval-every 4"
            " --checkpoint-every 4 --lr 3e-3 --device cpu --threads 1 --no-progress";
   }
 };
@@ -132,8 +132,15 @@ TEST(Dist, CollectivesOnTwoRanks) {
       g->broadcast(b, 1);
       const bool any = g->any(rank == 1);
       g->barrier();
-      got[rank] = {t[0][0].item<double>(), t[1][1].item<double>(), avg[0], static_cast<double>(all[0].size()),
-                   all[0][2], static_cast<double>(all[1].size()), all[1][0], b[0], any ? 1.0 : 0.0};
+      got[rank] = {t[0][0].item<double>(),
+                   t[1][1].item<double>(),
+                   avg[0],
+                   static_cast<double>(all[0].size()),
+                   all[0][2],
+                   static_cast<double>(all[1].size()),
+                   all[1][0],
+                   b[0],
+                   any ? 1.0 : 0.0};
     } catch (const std::exception& e) {
       errors[rank] = e.what();
     }
@@ -208,9 +215,9 @@ TEST(Dist, TwoProcessSearchEqualsOneProcess) {
   const std::string exe = "'" + bin + "' ";
   ASSERT_EQ(run(exe + f.distill(f.dir / "d", 256)), 0);
   auto search = [&](const fs::path& out) {
-    return exe + "search --model '" + f.model.string() + "' --linear '" + (f.dir / "d" / "linear.safetensors").string() +
-           "' --task toy --data '" + f.task.string() + "' --max-drop 1 --device cpu --threads 1 --out '" + out.string() +
-           "'";
+    return exe + "search --model '" + f.model.string() + "' --linear '" +
+           (f.dir / "d" / "linear.safetensors").string() + "' --task toy --data '" + f.task.string() +
+           "' --max-drop 1 --device cpu --threads 1 --out '" + out.string() + "'";
   };
   ASSERT_EQ(run(search(f.dir / "s1")), 0);
   ASSERT_EQ(run(search(f.dir / "s2") + " --gpus 2"), 0);
@@ -256,8 +263,7 @@ TEST(Dist, SignalStopsEveryWorkerAtOneStep) {
   const Fixture f("dist_signal");
   const fs::path out = f.dir / "d";
   const std::string cmd = "HYB_DIST_TIMEOUT=60 exec '" + bin + "' " + f.distill(out, 32 * 4 * 5000) +
-                          " --gpus 2 --log-every 1 >/dev/null 2>'" +
-                          (f.dir / "err.txt").string() + "'";
+                          " --gpus 2 --log-every 1 >/dev/null 2>'" + (f.dir / "err.txt").string() + "'";
   const pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
