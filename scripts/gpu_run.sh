@@ -35,6 +35,21 @@ for stage in "$@"; do
         python3 -c "import json;d=json.load(open('/tmp/q15-$mixer/distill.json'));print('$mixer tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
         cp /tmp/q15-$mixer/distill.json "$R/distill_$mixer.json" 2>/dev/null
       done ;;
+    dist) q15  # --gpus N (issue 9): distill tokens/s on 1..N GPUs at 8 sequences per GPU, one greedy round on N
+      counts=${GPU_COUNTS:-1 2}
+      for n in $counts; do
+        rm -rf /tmp/q15-dist$n
+        timeout 300 $H distill --model /tmp/q15 --mixer gdn --data $S/corpora/wikitext2_raw/wiki.test.raw \
+          --tokens $((n * 8 * 1024 * 12)) --batch $((n * 8)) --eval-sequences 2 --eval-every 0 --device cuda \
+          --gpus $n --out /tmp/q15-dist$n --no-progress > "$R/dist_distill_$n.log" 2>&1; tail -3 "$R/dist_distill_$n.log"
+        python3 -c "import json;d=json.load(open('/tmp/q15-dist$n/distill.json'));print('gpus $n tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
+        cp /tmp/q15-dist$n/distill.json "$R/dist_distill_$n.json" 2>/dev/null
+        [ -f /tmp/q15-gdn/linear.safetensors ] || cp -r /tmp/q15-dist$n /tmp/q15-gdn
+      done
+      n=${counts##* }
+      timeout 400 $H search --model /tmp/q15 --linear /tmp/q15-gdn/linear.safetensors --task pubmedqa --split test \
+        --tasks-dir $S/tasks --max-drop 1 --replace 1 --device cuda --gpus $n --out /tmp/search-dist 2>&1 | tail -8
+      cp /tmp/search-dist/summary.json "$R/dist_search_summary.json" 2>/dev/null ;;
     eval) q15
       for i in 1 2; do timeout 200 $H eval --model /tmp/q15 --task pubmedqa --tasks-dir $S/tasks --device cuda \
         --out "$R/eval_pubmedqa.json" --no-progress 2>&1 | tail -4; done ;;

@@ -6,7 +6,9 @@
 #include <cstdlib>
 
 #include "cli/commands.h"
+#include "dist/launch.h"
 #include "distill/distill.h"
+#include "util/error.h"
 
 namespace hyb::cli {
 
@@ -16,6 +18,7 @@ void add_distill(CLI::App& app) {
   auto model = std::make_shared<std::string>(), tok = std::make_shared<std::string>(),
        out = std::make_shared<std::string>();
   auto no_progress = std::make_shared<bool>(false);
+  auto gpus = std::make_shared<int>(1);
   cmd->add_option("--model", *model, "Teacher model directory (Hugging Face Llama / Qwen2)")->required();
   cmd->add_option("--tokenizer", *tok, "Tokenizer directory or tokenizer.json (default: the model's)");
   cmd->add_option("--mixer", a->mixer, "Linear module: gla, gdn or jet")
@@ -51,13 +54,27 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
-  cmd->callback([a, model, tok, out, no_progress] {
+  cmd->add_option("--gpus", *gpus,
+                  "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): data parallel, --batch is "
+                  "the global batch")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--stop-after-steps", a->stop_after_steps,
+                  "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
+  cmd->callback([a, model, tok, out, no_progress, gpus] {
     a->model_dir = *model;
     a->tokenizer_dir = *tok;
     a->out_dir = *out;
-    a->progress = !*no_progress;
+    if (*gpus > 1 && a->batch % *gpus != 0)  // said before any worker starts
+      fail("--batch", "{} is not divisible by --gpus {} (each process takes batch / N sequences of every step)",
+           a->batch, *gpus);
+    auto group = dist::join_or_launch(*gpus, a->device);  // the launcher exits here with its workers' code
+    a->group = group.get();
+    const bool root = !group || group->is_root();
+    a->progress = !*no_progress && root;
     DistillResult r = run_distill(*a);
+    group.reset();
     if (r.interrupted) std::exit(130);  // the run stopped early (its checkpoint is written)
+    if (!root) return;
     fmt::print("distilled {} layers over {} tokens in {:.1f} s ({:.0f} tokens/s)\n", r.end.size(), r.tokens,
                r.seconds, r.seconds > 0 ? r.tokens / r.seconds : 0.0);
     fmt::print("layer   held-out rel-MSE start -> end\n");

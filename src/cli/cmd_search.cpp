@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "cli/commands.h"
+#include "dist/launch.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "search/export.h"
@@ -26,7 +27,7 @@ struct SearchArgs {
   std::string strategy = "greedy";
   uint64_t seed = 0;
   bool resume = false, no_prefix_cache = false;
-  int threads = 0;
+  int threads = 0, gpus = 1;
 };
 
 std::string layers_str(const LayerSet& s) {
@@ -60,9 +61,16 @@ void add_search(CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu or cuda");
   cmd->add_option("--dtype", a->dtype, "float32 or bfloat16");
   cmd->add_option("--threads", a->threads, "CPU threads");
+  cmd->add_option("--gpus", a->gpus,
+                  "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): each round's candidates "
+                  "are split across them")
+      ->check(CLI::PositiveNumber);
   cmd->callback([a] {
     namespace fs = std::filesystem;
     torch::NoGradGuard ng;
+    // --gpus N: the launcher exits here with its workers' code; a worker gets its group.
+    auto group = dist::join_or_launch(a->gpus, a->device);
+    const bool root = !group || group->is_root();
     LoadOptions lo;
     lo.device = at::Device(a->device);
     if (!a->dtype.empty()) lo.dtype = parse_dtype(a->dtype, "--dtype");
@@ -102,13 +110,34 @@ void add_search(CLI::App& app) {
     if (a->min_score >= 0) so.min_score = a->min_score;
     so.replace = a->replace;
     so.seed = a->seed;
-    ScoreJournal journal(fs::path(a->out) / "candidates.jsonl", a->resume);
-    std::ofstream traj(fs::path(a->out) / "trajectory.jsonl", std::ios::trunc);
-    fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}\n", a->model, task.name,
-               scorer.num_documents(), a->metric, a->strategy);
+    // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
+    ScoreJournal journal(fs::path(a->out) / "candidates.jsonl", a->resume, root);
+    std::ofstream traj;
+    if (root) traj.open(fs::path(a->out) / "trajectory.jsonl", std::ios::trunc);
+    if (root)
+      fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", a->model, task.name,
+                 scorer.num_documents(), a->metric, a->strategy,
+                 group ? fmt::format(", {} processes", group->world_size()) : "");
+    // A round over N processes: candidate i on rank i mod N; (score, seconds) all-gathered.
+    ScoreManyFn many;
+    if (group)
+      many = [&](const std::vector<LayerSet>& cands, const LayerSet& ext) {
+        const size_t W = group->world_size(), R = group->rank();
+        std::vector<double> mine;
+        for (size_t i = R; i < cands.size(); i += W) {
+          const auto c0 = std::chrono::steady_clock::now();
+          mine.push_back(scorer.score(cands[i], ext));
+          mine.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count());
+        }
+        const auto all = group->all_gather(mine);
+        std::vector<Scored> out(cands.size());
+        for (size_t i = 0; i < cands.size(); ++i) out[i] = {all[i % W].at(2 * (i / W)), all[i % W].at(2 * (i / W) + 1)};
+        return out;
+      };
     auto t0 = std::chrono::steady_clock::now();
     auto result = run_search(model->num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
                              so, journal, [&](const Round& r) {
+      if (!root) return;
       nlohmann::json c = nlohmann::json::array();
       for (const auto& e : r.candidates) c.push_back({{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}});
       traj << nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
@@ -117,7 +146,12 @@ void add_search(CLI::App& app) {
       fmt::print(stderr, "round {:>3}: best {:.4f} {} ({} candidates, {:.1f} s)\n", r.index, r.score,
                  r.accepted ? fmt::format("-> layer {} replaced", r.chosen) : std::string("under P_min: stop"),
                  r.candidates.size(), r.seconds);
-    });
+    }, many);
+    // Cost over all processes (a collective: every rank takes part before the others return).
+    const double forwards =
+        group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
+              : scorer.full_forwards();
+    if (!root) return;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     auto summary = result.to_json();
     summary["task"] = task.name;
@@ -125,7 +159,8 @@ void add_search(CLI::App& app) {
     summary["documents"] = scorer.num_documents();
     summary["seconds"] = seconds;
     summary["replayed_from_journal"] = journal.replayed();
-    summary["full_forward_equivalents"] = scorer.full_forwards();
+    summary["full_forward_equivalents"] = forwards;
+    summary["processes"] = group ? group->world_size() : 1;
     summary["prefix_cache"] = !a->no_prefix_cache;
 
     // Plots: score against the number of linear layers; every round's candidates by layer.
@@ -165,7 +200,7 @@ void add_search(CLI::App& app) {
     fmt::print("base {:.4f}  P_min {:.4f}  ({})\n", result.base, result.p_min, result.stop_reason);
     fmt::print("M_best: {} linear layers [{}] score {:.4f}\n", result.best.layers.size(), layers_str(result.best.layers), result.best.score);
     fmt::print("M_opt:  {} linear layers [{}] score {:.4f}\n", result.opt.layers.size(), layers_str(result.opt.layers), result.opt.score);
-    fmt::print("{:.1f} s, {:.1f} full-forward equivalents{}\n", seconds, scorer.full_forwards(),
+    fmt::print("{:.1f} s, {:.1f} full-forward equivalents{}\n", seconds, forwards,
                journal.replayed() ? fmt::format(", {} scores replayed from the journal", journal.replayed()) : "");
   });
 }

@@ -4,10 +4,20 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
 #include "util/error.h"
+
+namespace {
+// "[rank R] " in a worker of `--gpus N` (dist/launch), so that errors name their process.
+std::string rank_prefix() {
+  const char* r = std::getenv("HYB_RANK");
+  return r ? std::string("[rank ") + r + "] " : std::string();
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"hybridize: distill, search and run hybrid full/linear-attention transformers"};
@@ -28,10 +38,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const hyb::Error& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "{}error: {}\n", rank_prefix(), e.what());
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "{}error: {}\n", rank_prefix(), e.what());
     return 1;
   }
   return 0;

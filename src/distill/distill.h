@@ -26,6 +26,10 @@
 
 namespace hyb {
 
+namespace dist {
+class ProcessGroup;
+}
+
 struct DistillOptions {
   std::filesystem::path model_dir, tokenizer_dir, out_dir;  // tokenizer_dir empty: the model's
   std::string mixer = "gla";                                // gla | gdn | jet
@@ -46,6 +50,13 @@ struct DistillOptions {
   int threads = 0;                    // 0: util/threads default
   bool fold_vocab = false;            // see PackOptions::fold_vocab (random fixtures only)
   bool progress = true;
+  int64_t stop_after_steps = 0;  // > 0: stop as on a signal after this step (checkpoint, interrupted)
+
+  // Data parallel over the ranks of `group` (nullptr: one process). The global batch `batch` is
+  // split: rank r trains on sequences r, r+N, ... of every step's batch (the same sequences as
+  // one process); gradients are averaged before clipping and AdamW, metrics reduced, and rank 0
+  // alone writes files. Checkpoints count sequences globally, so --resume may change N.
+  dist::ProcessGroup* group = nullptr;
 
   // Test hooks. poison_capture sees each captured (input, target) before its student does, and
   // may change it (e.g. write a NaN); after_step runs after each completed step.

@@ -4,6 +4,7 @@
 
 #include <limits>
 
+#include "dist/process_group.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"
@@ -73,9 +74,12 @@ at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device 
 }
 
 std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& students,
-                                   const std::vector<std::vector<int32_t>>& seqs, int64_t batch,
-                                   at::ScalarType dtype) {
+                                   const std::vector<std::vector<int32_t>>& all_seqs, int64_t batch,
+                                   at::ScalarType dtype, dist::ProcessGroup* group) {
   at::NoGradGuard ng;
+  std::vector<std::vector<int32_t>> seqs;  // this rank's share
+  const size_t W = group ? group->world_size() : 1, R = group ? group->rank() : 0;
+  for (size_t i = R; i < all_seqs.size(); i += W) seqs.push_back(all_seqs[i]);
   std::vector<int64_t> layers;
   for (auto& s : students) {
     layers.push_back(s.layer);
@@ -98,6 +102,13 @@ std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& stud
       st2[i] += t.pow(2).sum();
     }
     n += static_cast<double>(c.out[0].numel());
+  }
+  if (group) {  // one collective: [sse, st, st2, n]
+    std::vector<at::Tensor> t{at::cat({sse, st, st2, at::full({1}, n, dopt)})};
+    group->all_reduce(t, dist::Reduce::kSum);
+    const int64_t l = static_cast<int64_t>(L);
+    sse = t[0].narrow(0, 0, l), st = t[0].narrow(0, l, l), st2 = t[0].narrow(0, 2 * l, l);
+    n = t[0][3 * l].item<double>();
   }
   sse = sse.cpu(), st = st.cpu(), st2 = st2.cpu();
   std::vector<LayerMetrics> m;

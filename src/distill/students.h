@@ -52,9 +52,11 @@ at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device 
 
 // Held-out MSE and relative MSE of every student over `seqs` (in batches of `batch`):
 //   mse = sum (y - t)^2 / n,   rel = mse / (sum t^2 / n - (sum t / n)^2)   (sums in fp64)
+// With a group, rank r takes sequences r, r+N, ... and the sums are added across ranks: every
+// rank gets the numbers of the whole set.
 std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& students,
                                    const std::vector<std::vector<int32_t>>& seqs, int64_t batch,
-                                   at::ScalarType dtype);
+                                   at::ScalarType dtype, dist::ProcessGroup* group = nullptr);
 
 // checkpoint.safetensors: "master/", "exp_avg/", "exp_avg_sq/" + model.layers.{l}.linear_attn.<name>,
 // with `state` (step, data position, settings fingerprint, ...) as the "state" metadata, so the

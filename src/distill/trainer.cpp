@@ -4,6 +4,10 @@
 //   for every student S_l:  y = S_l(x_l) in the compute dtype;  loss_l = mean((y - A_l(x_l))^2) in fp32
 //                           backward into the fp32 masters; clip ||g_l|| <= clip; AdamW step
 //   all losses finite? (one host sync per step) -> log, evaluate, checkpoint as scheduled
+// With N processes (DistillOptions::group) each rank runs the teacher and students on its B/N
+// sequences of the step, and collectives keep the ranks one run: the targets' means (so variances
+// are of the global batch), each student's gradients (averaged before clipping and AdamW, so every
+// rank takes the same update), the losses, and the decision to stop; rank 0 writes every file.
 // Learning rate: linear warm-up over W steps, then cosine from lr down to lr * min_lr_ratio.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
@@ -21,6 +25,7 @@
 #include "distill/linear_file.h"
 #include "distill/report.h"
 #include "distill/students.h"
+#include "dist/process_group.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"
@@ -111,12 +116,22 @@ class Distiller {
   // One training step; returns each layer's (loss, target variance). Throws on a non-finite loss.
   std::vector<std::pair<double, double>> train_step(double lr);
   double model_flops_per_token();
-  std::vector<LayerMetrics> evaluate_now() { return evaluate(*teacher_, students_, held_out_, o_.batch, dtype_); }
+  std::vector<LayerMetrics> evaluate_now() {
+    return evaluate(*teacher_, students_, held_out_, std::max<int64_t>(1, o_.batch / world_), dtype_, o_.group);
+  }
+  bool stop_requested() const {  // agreed by every rank (each rank's signal flag may differ)
+    const bool mine = StopOnSignal::stop_requested() || (o_.stop_after_steps > 0 && step_ >= o_.stop_after_steps);
+    return o_.group ? o_.group->any(mine) : mine;
+  }
   nlohmann::json state(double seconds) const;
   void write_outputs();
-  void log(const nlohmann::json& j) { log_ << j.dump() << "\n" << std::flush; }
+  void log(const nlohmann::json& j) {
+    if (root_) log_ << j.dump() << "\n" << std::flush;
+  }
 
   const DistillOptions& o_;
+  int64_t rank_ = 0, world_ = 1;
+  bool root_ = true;  // rank 0: writes log, checkpoints, outputs
   std::unique_ptr<CausalLM> teacher_;
   at::ScalarType dtype_;
   std::vector<int64_t> layers_;
@@ -137,6 +152,10 @@ class Distiller {
 };
 
 Distiller::Distiller(const DistillOptions& o) : o_(o) {
+  if (o.group) rank_ = o.group->rank(), world_ = o.group->world_size(), root_ = rank_ == 0;
+  if (o.batch % world_ != 0)
+    fail("--batch", "{} is not divisible by --gpus {} (each process takes batch / N sequences of every step)", o.batch,
+         world_);
   LoadOptions lo;
   lo.device = parse_device(o.device);
   lo.dtype = !o.dtype.empty() ? parse_dtype(o.dtype, "--dtype") : lo.device.is_cuda() ? at::kBFloat16 : at::kFloat;
@@ -184,12 +203,12 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
 
 void Distiller::open_out_dir() {
   const fs::path& out = o_.out_dir;
-  fs::create_directories(out);
+  if (root_) fs::create_directories(out);
   if (!o_.resume) {
     for (const char* f : {"checkpoint.safetensors", "linear.safetensors"})
-      if (fs::exists(out / f))
+      if (root_ && fs::exists(out / f))
         fail(out.string(), "already holds {} (pass --resume to continue, or choose another --out)", f);
-    log_.open(out / "log.jsonl", std::ios::trunc);
+    if (root_) log_.open(out / "log.jsonl", std::ios::trunc);
     return;
   }
   if (!fs::exists(out / "checkpoint.safetensors"))
@@ -203,7 +222,9 @@ void Distiller::open_out_dir() {
   step_ = last_ckpt_ = s.at("step").get<int64_t>();
   seconds_before_ = s.at("seconds").get<double>();
   r_.start = metrics_from_json(s.at("start_metrics"));
-  stream_->skip(s.at("train_sequences").get<int64_t>());  // the same data order as an uninterrupted run
+  // The same data order as an uninterrupted run: sequences are counted globally, whatever N was.
+  stream_->skip(s.at("train_sequences").get<int64_t>());
+  if (!root_) return;
   truncate_log(out / "log.jsonl", step_);
   log_.open(out / "log.jsonl", std::ios::app);
   fmt::print(stderr, "resuming at step {}/{} ({} training sequences skipped)\n", step_, total_, stream_->consumed());
@@ -212,33 +233,55 @@ void Distiller::open_out_dir() {
 nlohmann::json Distiller::state(double seconds) const {
   return {{"step", step_}, {"total_steps", total_}, {"train_sequences", stream_->consumed()},
           {"tokens", stream_->consumed() * o_.seq_len}, {"epoch", stream_->epoch()}, {"seconds", seconds},
-          {"start_metrics", metrics_json(r_.start)}, {"fingerprint", fingerprint_}};
+          {"start_metrics", metrics_json(r_.start)}, {"processes", world_}, {"fingerprint", fingerprint_}};
 }
 
 std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
+  // Every rank streams the whole global batch and keeps its share: sequences r, r+N, ...
   std::vector<std::vector<int32_t>> seqs;
-  for (int64_t b = 0; b < o_.batch; ++b) seqs.push_back(stream_->next());
+  for (int64_t b = 0; b < o_.batch; ++b) {
+    auto seq = stream_->next();
+    if (b % world_ == rank_) seqs.push_back(std::move(seq));
+  }
   const at::Tensor ids = ids_tensor(seqs, teacher_->device());
   Captures cap = capture(*teacher_, ids, layers_);
   const auto pos = teacher_->positions(ids.size(0), ids.size(1), nullptr);
+  const size_t L = students_.size();
+  std::vector<at::Tensor> means(1);  // each target's mean over the global batch
+  {
+    at::NoGradGuard ng;
+    std::vector<at::Tensor> m;
+    for (size_t i = 0; i < L; ++i) m.push_back(cap.out[i].to(at::kFloat).mean());
+    means[0] = at::stack(m);
+    if (o_.group) o_.group->all_reduce(means, dist::Reduce::kAvg);  // equal shares: mean of means
+  }
   std::vector<at::Tensor> losses, vars;
-  for (size_t i = 0; i < students_.size(); ++i) {
+  for (size_t i = 0; i < L; ++i) {
     Student& s = students_[i];
     if (o_.poison_capture) o_.poison_capture(step_ + 1, s.layer, cap.in[i], cap.out[i]);
     s.bind(dtype_);
     const at::Tensor target = cap.out[i].to(at::kFloat);
     at::Tensor loss = (s.module->forward(cap.in[i], pos, nullptr).to(at::kFloat) - target).pow(2).mean();
     loss.backward();
+    if (o_.group) {  // data parallel: this student's mean gradient over the global batch, on every rank
+      std::vector<at::Tensor> grads;
+      for (auto& m : s.masters) grads.push_back(m.grad());
+      o_.group->all_reduce(grads, dist::Reduce::kAvg);  // one packed collective per student
+    }
     clip_grad_norm(s.masters, o_.clip);
     s.opt.step(lr);
     s.opt.zero_grad();
     at::NoGradGuard ng;
     losses.push_back(loss.detach());
-    vars.push_back((target - target.mean()).pow(2).mean());
+    vars.push_back((target - means[0][static_cast<int64_t>(i)]).pow(2).mean());
     cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
   }
-  // One host sync per step: every loss at once, checked for NaN / Inf.
-  const at::Tensor lv = at::stack(losses).to(at::kDouble).cpu(), vv = at::stack(vars).to(at::kDouble).cpu();
+  // One host sync per step: every loss at once (averaged over ranks), checked for NaN / Inf.
+  std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
+  if (o_.group) o_.group->all_reduce(lvv, dist::Reduce::kAvg);
+  const at::Tensor both = lvv[0].cpu();
+  const int64_t n = static_cast<int64_t>(L);
+  const at::Tensor lv = both.narrow(0, 0, n), vv = both.narrow(0, n, n);
   std::vector<std::pair<double, double>> out;
   for (size_t i = 0; i < students_.size(); ++i) {
     const double loss = lv[i].item<double>();
@@ -255,9 +298,12 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
 
 DistillResult Distiller::run() {
   open_out_dir();
-  fmt::print(stderr, "distill: {} layers [{}] -> {} | {} steps of {}x{} tokens | warm-up {} | {} on {}\n",
-             layers_.size(), format_layer_list(layers_), o_.mixer, total_, o_.batch, o_.seq_len, warmup_,
-             dtype_name(dtype_), teacher_->device().str());
+  if (o_.group) o_.group->barrier();  // rank 0 has checked and opened --out
+  if (root_)
+    fmt::print(stderr, "distill: {} layers [{}] -> {} | {} steps of {}x{} tokens | warm-up {} | {} on {}{}\n",
+               layers_.size(), format_layer_list(layers_), o_.mixer, total_, o_.batch, o_.seq_len, warmup_,
+               dtype_name(dtype_), teacher_->device().str(),
+               world_ > 1 ? fmt::format(" x {} processes ({} sequences each)", world_, o_.batch / world_) : "");
   if (step_ == 0) {
     r_.start = evaluate_now();
     log({{"step", 0}, {"tokens", 0}, {"heldout", metrics_json(r_.start)}});
@@ -266,7 +312,7 @@ DistillResult Distiller::run() {
   StopOnSignal stop;
   // The bar counts this run's tokens, so its rate is tokens/s and its ETA the remaining time.
   Progress bar("distill", (total_ - step_) * tokens_per_step_, "tok",
-               o_.progress ? Progress::Mode::kAuto : Progress::Mode::kSilent);
+               o_.progress && root_ ? Progress::Mode::kAuto : Progress::Mode::kSilent);
   bar.plain_interval = 30;
   const auto t0 = std::chrono::steady_clock::now();
   auto seconds = [&] {
@@ -275,7 +321,7 @@ DistillResult Distiller::run() {
   const size_t L = students_.size();
   std::vector<double> sum_loss(L, 0), sum_rel(L, 0);  // since the last log line
   int64_t since_log = 0, tokens_run = 0;
-  while (step_ < total_ && !StopOnSignal::stop_requested()) {
+  while (step_ < total_ && !stop_requested()) {
     const double lr = learning_rate(step_ + 1);
     const auto lv = train_step(lr);
     ++step_;
@@ -305,7 +351,7 @@ DistillResult Distiller::run() {
     if (eval) line["heldout"] = metrics_json(r_.end = evaluate_now());
     if (line.size() > 2) log(line);
     if ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || last) {
-      save_checkpoint(o_.out_dir, students_, state(seconds()));
+      if (root_) save_checkpoint(o_.out_dir, students_, state(seconds()));
       last_ckpt_ = step_;
     }
     bar.update(tokens_run, fmt::format("step {}/{} | worst rel-MSE {:.4f} (layer {})", step_, total_, worst, worst_layer));
@@ -317,14 +363,17 @@ DistillResult Distiller::run() {
   r_.seconds = seconds();
 
   if (step_ < total_) {  // stopped by a signal
-    if (last_ckpt_ != step_) save_checkpoint(o_.out_dir, students_, state(r_.seconds));
+    if (last_ckpt_ != step_ && root_) save_checkpoint(o_.out_dir, students_, state(r_.seconds));
     r_.interrupted = true;
-    fmt::print(stderr, "interrupted by signal {} at step {}/{}: checkpoint written to {}; rerun with --resume\n",
-               StopOnSignal::signal_number(), step_, total_, (o_.out_dir / "checkpoint.safetensors").string());
+    if (root_)
+      fmt::print(stderr, "{} at step {}/{}: checkpoint written to {}; rerun with --resume\n",
+                 StopOnSignal::signal_number() ? fmt::format("interrupted by signal {}", StopOnSignal::signal_number())
+                                               : std::string("stopped (--stop-after-steps)"),
+                 step_, total_, (o_.out_dir / "checkpoint.safetensors").string());
     return r_;
   }
   if (r_.end.empty()) r_.end = evaluate_now();  // resumed a run that had already finished
-  write_outputs();
+  if (root_) write_outputs();
   return r_;
 }
 
@@ -362,7 +411,8 @@ void Distiller::write_outputs() {
       {"optimizer", {{"name", "adamw"}, {"lr", o_.lr}, {"min_lr_ratio", o_.min_lr_ratio}, {"warmup_steps", warmup_},
                      {"betas", {adamw_.beta1, adamw_.beta2}}, {"eps", adamw_.eps}, {"weight_decay", o_.weight_decay},
                      {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
-      {"device", teacher_->device().str()}, {"dtype", dtype_name(dtype_)}, {"seconds", r_.seconds},
+      {"device", teacher_->device().str()}, {"processes", world_}, {"dtype", dtype_name(dtype_)},
+      {"seconds", r_.seconds},
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
       {"model_flops_per_token", flops}, {"model_tflops_per_second", r_.seconds > 0 ? flops * r_.tokens / r_.seconds / 1e12 : 0.0},
       {"peak_memory_bytes", peak_memory_bytes(teacher_->device())},

@@ -16,10 +16,10 @@ using nlohmann::json;
 // ---------------------------------------------------------------------------------------------
 // Journal
 
-ScoreJournal::ScoreJournal(fs::path path, bool resume) : path_(std::move(path)) {
+ScoreJournal::ScoreJournal(fs::path path, bool resume, bool write) : path_(std::move(path)), write_(write) {
   if (path_.empty()) return;
   if (!resume) {
-    std::ofstream(path_, std::ios::trunc);
+    if (write_) std::ofstream(path_, std::ios::trunc);
     return;
   }
   std::ifstream in(path_);
@@ -50,14 +50,46 @@ double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* se
   auto t0 = std::chrono::steady_clock::now();
   const double s = fn(layers, extends);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  known_[layers] = {s, dt};
+  record(layers, s, dt);
   if (seconds) *seconds = dt;
-  if (!path_.empty()) {
+  return s;
+}
+
+void ScoreJournal::record(const LayerSet& layers, double score, double seconds) {
+  known_[layers] = {score, seconds};
+  if (!path_.empty() && write_) {
     std::ofstream out(path_, std::ios::app);
-    out << json{{"layers", layers}, {"score", s}, {"seconds", dt}}.dump() << "\n";
+    out << json{{"layers", layers}, {"score", score}, {"seconds", seconds}}.dump() << "\n";
     out.flush();
   }
-  return s;
+}
+
+std::vector<Scored> ScoreJournal::score_all(const std::vector<LayerSet>& candidates, const ScoreFn& fn,
+                                            const ScoreManyFn& many, const LayerSet& extends) {
+  std::vector<Scored> out(candidates.size());
+  if (!many) {
+    for (size_t i = 0; i < candidates.size(); ++i) out[i].score = score(candidates[i], fn, &out[i].seconds, extends);
+    return out;
+  }
+  std::vector<LayerSet> todo;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    auto it = known_.find(candidates[i]);
+    if (it == known_.end()) {
+      todo.push_back(candidates[i]), where.push_back(i);
+      continue;
+    }
+    ++replayed_;
+    out[i] = {it->second.first, it->second.second};
+  }
+  if (todo.empty()) return out;
+  const std::vector<Scored> got = many(todo, extends);
+  if (got.size() != todo.size()) fail("search", "{} scores for {} candidates", got.size(), todo.size());
+  for (size_t k = 0; k < todo.size(); ++k) {
+    record(todo[k], got[k].score, got[k].seconds);
+    out[where[k]] = got[k];
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -89,19 +121,21 @@ struct Tracker {
 }  // namespace
 
 SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, ScoreJournal& journal,
-                        const RoundCallback& on_round) {
+                        const RoundCallback& on_round, const ScoreManyFn& many) {
   const std::string& st = opt.strategy;
   if (st != "greedy" && st != "importance" && st != "uniform" && st != "random")
     fail("--strategy", "unknown strategy '{}' (greedy, importance, uniform, random)", st);
   if (L <= 0) fail("search", "the model has no layers");
   SearchResult r;
   r.strategy = st;
-  auto eval = [&](const LayerSet& s, const LayerSet& extends = {}) {
-    Evaluated e{s, 0, 0};
-    e.score = journal.score(s, fn, &e.seconds, extends);
+  // A set of candidates extending one model, scored together (spread over ranks by `many`).
+  auto eval_all = [&](const std::vector<LayerSet>& sets, const LayerSet& extends) {
+    const std::vector<Scored> sc = journal.score_all(sets, fn, many, extends);
+    std::vector<Evaluated> e;
+    for (size_t i = 0; i < sets.size(); ++i) e.push_back({sets[i], sc[i].score, sc[i].seconds});
     return e;
   };
-  const Evaluated base = eval({});
+  const Evaluated base = eval_all({LayerSet{}}, {})[0];
   r.base = base.score;
   r.p_min = opt.min_score ? *opt.min_score : base.score * (1.0 - opt.max_drop);
   r.best = r.opt = base;
@@ -114,7 +148,9 @@ SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, 
   if (st == "importance") {
     std::vector<int64_t> order(L);
     std::iota(order.begin(), order.end(), 0);
-    for (int64_t l = 0; l < L; ++l) singles.push_back(eval({l}));
+    std::vector<LayerSet> sets;
+    for (int64_t l = 0; l < L; ++l) sets.push_back({l});
+    singles = eval_all(sets, {});
     // Best single-layer score first; stable so ties keep the lower layer first.
     std::stable_sort(order.begin(), order.end(),
                      [&](int64_t a, int64_t b) { return singles[a].score > singles[b].score; });
@@ -143,19 +179,19 @@ SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, 
     round.index = k;
     Evaluated pick;
     if (st == "greedy") {
-      for (int64_t l = 0; l < L; ++l) {
-        if (std::binary_search(current.begin(), current.end(), l)) continue;
-        round.candidates.push_back(eval(with(current, l), current));
-        const Evaluated& c = round.candidates.back();
+      std::vector<LayerSet> sets;
+      for (int64_t l = 0; l < L; ++l)
+        if (!std::binary_search(current.begin(), current.end(), l)) sets.push_back(with(current, l));
+      round.candidates = eval_all(sets, current);
+      for (const Evaluated& c : round.candidates)
         if (pick.layers.empty() || c.score > pick.score) pick = c;  // strictly greater wins
-      }
       round.chosen = [&] {
         for (int64_t l : pick.layers)
           if (!std::binary_search(current.begin(), current.end(), l)) return l;
         return int64_t(-1);
       }();
     } else {
-      pick = eval(fixed[k - 1]);
+      pick = eval_all({fixed[k - 1]}, {})[0];
       round.candidates.push_back(pick);
       round.chosen = [&] {
         for (int64_t l : pick.layers)

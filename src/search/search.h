@@ -69,17 +69,33 @@ struct SearchResult {
 // scorer can reuse what it computed for that model (prefix caching).
 using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& extends)>;
 
+// Scores several candidates that all extend `extends` (one round), returning (score, seconds) of
+// each in order: how a round is spread over several processes (cmd_search: candidate i on rank
+// i mod N, the scores all-gathered). Without one, candidates are scored one by one with ScoreFn.
+struct Scored {
+  double score = 0, seconds = 0;
+};
+using ScoreManyFn =
+    std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends)>;
+
 // Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
 // is known, so an interrupted search resumes from the last finished candidate: replaying the
 // deterministic algorithm over the journal reaches the same point without rescoring.
 class ScoreJournal {
  public:
-  explicit ScoreJournal(std::filesystem::path path = {}, bool resume = false);
+  // write = false: read the journal on resume but never write it (the ranks but 0 of a --gpus run).
+  explicit ScoreJournal(std::filesystem::path path = {}, bool resume = false, bool write = true);
   double score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends = {});
+  // Several candidates at once: the known ones from the journal, the others through `many` (or
+  // `fn` one by one when `many` is empty), journalled in the candidates' order.
+  std::vector<Scored> score_all(const std::vector<LayerSet>& candidates, const ScoreFn& fn, const ScoreManyFn& many,
+                                const LayerSet& extends);
   int64_t replayed() const { return replayed_; }  // scores taken from the journal
 
  private:
+  void record(const LayerSet& layers, double score, double seconds);
   std::filesystem::path path_;
+  bool write_ = true;
   std::map<LayerSet, std::pair<double, double>> known_;  // layers -> (score, seconds)
   int64_t replayed_ = 0;
 };
@@ -87,8 +103,11 @@ class ScoreJournal {
 // Called after each round (to write trajectory.jsonl as the search goes).
 using RoundCallback = std::function<void(const Round&)>;
 
+// `score_many` (optional) scores each greedy round's (and importance's) candidates together; the
+// result is the same as with `score` alone.
 SearchResult run_search(int64_t num_layers, const ScoreFn& score, const SearchOptions& opt,
-                        ScoreJournal& journal, const RoundCallback& on_round = nullptr);
+                        ScoreJournal& journal, const RoundCallback& on_round = nullptr,
+                        const ScoreManyFn& score_many = nullptr);
 
 // The evenly interleaved placement of k linear layers among L: layer floor((2i+1) L / 2k).
 LayerSet uniform_placement(int64_t num_layers, int64_t k);

@@ -31,3 +31,14 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 const at::Tensor& mask, double scale, bool is_causal = false);
 
 }  // namespace hyb::compat
+
+// c10d (src/dist/process_group.cpp only): since 2.0 the Gloo and NCCL process groups derive from
+// c10d::Backend (ProcessGroup became a dispatcher over backends); in 1.13 from c10d::ProcessGroup.
+// Both expose the collectives we use (allreduce, allgather, broadcast, barrier -> Work::wait()).
+#if TORCH_VERSION_MAJOR >= 2
+#define HYB_C10D_BACKEND ::c10d::Backend
+#define HYB_C10D_BACKEND_HEADER <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#define HYB_C10D_BACKEND ::c10d::ProcessGroup
+#define HYB_C10D_BACKEND_HEADER <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif

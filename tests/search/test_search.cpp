@@ -138,5 +138,56 @@ TEST(Search, ResumeEqualsUninterrupted) {
   EXPECT_EQ(got.to_json().dump(), want.to_json().dump());
 }
 
+// A round scored all at once (how --gpus N spreads it: here scored back to front, as another rank
+// order would) gives the search that one-by-one scoring gives, one call per round; a journal that
+// may not write (ranks but 0) leaves the file alone.
+TEST(Search, ScoreManyGivesTheSameSearch) {
+  const std::vector<double> cost = {0.3, 0.05, 0.1, 0.5, 0.02};
+  const ScoreFn fn = additive(cost);
+  int calls = 0;
+  const ScoreManyFn many = [&](const std::vector<LayerSet>& cands, const LayerSet&) {
+    ++calls;
+    std::vector<Scored> out(cands.size());
+    for (size_t i = cands.size(); i-- > 0;) out[i] = {fn(cands[i], {}), 0.0};
+    return out;
+  };
+  for (const std::string strategy : {"greedy", "importance", "uniform"}) {
+    SearchOptions o;
+    o.strategy = strategy;
+    o.max_drop = 0.3;
+    ScoreJournal j1, j2;
+    const auto a = run_search(5, fn, o, j1), b = run_search(5, fn, o, j2, nullptr, many);
+    EXPECT_EQ(a.to_json(), b.to_json()) << strategy;
+    ASSERT_EQ(a.rounds.size(), b.rounds.size());
+    for (size_t r = 0; r < a.rounds.size(); ++r) {
+      ASSERT_EQ(a.rounds[r].candidates.size(), b.rounds[r].candidates.size());
+      for (size_t c = 0; c < a.rounds[r].candidates.size(); ++c) {
+        EXPECT_EQ(a.rounds[r].candidates[c].layers, b.rounds[r].candidates[c].layers);
+        EXPECT_EQ(a.rounds[r].candidates[c].score, b.rounds[r].candidates[c].score);
+      }
+    }
+  }
+  calls = 0;
+  SearchOptions o;
+  o.max_drop = 0.3;
+  ScoreJournal j;
+  const auto r = run_search(5, fn, o, j, nullptr, many);
+  EXPECT_EQ(calls, 1 + static_cast<int>(r.rounds.size()));  // the base, then one call per round
+
+  const auto dir = test::temp_dir("search_journal_readonly");
+  {
+    ScoreJournal w(dir / "c.jsonl");
+    run_search(5, fn, o, w, nullptr, many);
+  }
+  const auto size = std::filesystem::file_size(dir / "c.jsonl");
+  ScoreJournal ro(dir / "c.jsonl", /*resume=*/true, /*write=*/false);
+  const auto again = run_search(5, fn, o, ro, nullptr, many);
+  // Rounds add layers 4, 1, 2; round 4's best ({0,1,2,4}: 0.53) is under P_min = 0.7.
+  ASSERT_EQ(r.rounds.size(), 4u);
+  EXPECT_EQ(ro.replayed(), 1 + 5 + 4 + 3 + 2);  // every score from the journal
+  EXPECT_EQ(std::filesystem::file_size(dir / "c.jsonl"), size);
+  EXPECT_EQ(again.to_json(), r.to_json());
+}
+
 }  // namespace
 }  // namespace hyb

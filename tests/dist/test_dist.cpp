@@ -1,0 +1,328 @@
+// dist: `--gpus N` on CPU (N Gloo processes of the real binary) gives the run one process gives:
+// distill's final weights within float reduction order, search's trajectory exactly; a worker that
+// fails is reported by rank instead of leaving the others hanging. Plus the collectives themselves,
+// two ranks as two threads of this process. Fixture: a tiny random Llama with the demo world's
+// tokenizer and generated text, so nothing from ../shared is needed.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "../test_util.h"
+#include "demo/pretrain.h"
+#include "demo/vocab.h"
+#include "dist/process_group.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+
+namespace hyb {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool have_gloo() {
+  const std::string why = dist::backend_missing(/*cuda=*/false);
+  if (why.empty()) return true;
+  if (test::under_ci()) ADD_FAILURE() << "CI=true but " << why;
+  return false;
+}
+
+// Runs `cmd` under `timeout 120` (a hung rendezvous fails the test instead of hanging CI);
+// returns the exit code and fills `err` with stderr.
+int run(const std::string& cmd, std::string* err = nullptr, const fs::path& err_file = {}) {
+  const fs::path ef = err_file.empty() ? fs::temp_directory_path() / "hyb_test_dist_err.txt" : err_file;
+  const std::string full = "HYB_DIST_TIMEOUT=60 timeout 120 " + cmd + " >/dev/null 2>'" + ef.string() + "'";
+  const int st = std::system(full.c_str());
+  std::ifstream in(ef);
+  const std::string e((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (err) *err = e;
+  const int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (rc != 0 && rc != 130) std::fprintf(stderr, "command exited %d: %s\n%s\n", rc, cmd.c_str(), e.c_str());
+  return rc;
+}
+
+// A 3-layer random Llama (the demo's vocabulary and tokenizer), text of world words and a generic
+// multiple-choice task, written once under `dir`.
+struct Fixture {
+  fs::path dir, model, corpus, task;
+  explicit Fixture(const std::string& name) : dir(test::temp_dir(name)) {
+    model = dir / "model";
+    auto m = CausalLM::random(demo::teacher_config(3, 32, 4, 2, demo::vocab_size()), 11);
+    m->save(model);
+    write_file_atomic(model / "tokenizer.json", demo::tokenizer_json().dump() + "\n");
+    write_file_atomic(model / "tokenizer_config.json", demo::tokenizer_config_json().dump() + "\n");
+    std::mt19937 rng(5);
+    auto word = [&] { return demo::word(demo::key_id(static_cast<int>(rng() % demo::kKeys))); };
+    std::string text;
+    for (int d = 0; d < 120; ++d) {
+      for (int w = 0; w < 30; ++w) text += (w ? " " : "") + word();
+      text += "\n\n";
+    }
+    corpus = dir / "corpus.txt";
+    write_file_atomic(corpus, text);
+    std::string tasks;
+    for (int q = 0; q < 10; ++q) {
+      std::string ctx;
+      for (int w = 0; w < 12; ++w) ctx += (w ? " " : "") + word();
+      tasks += json{{"context", ctx}, {"choices", {word(), word(), word()}}, {"gold", q % 3}}.dump() + "\n";
+    }
+    task = dir / "task.jsonl";
+    write_file_atomic(task, tasks);
+  }
+  std::string distill(const fs::path& out, int tokens = 1024, int batch = 4) const {
+    return "distill --model '" + model.string() + "' --data '" + corpus.string() + "' --out '" + out.string() +
+           "' --mixer gdn --seq-len 32 --batch " + std::to_string(batch) + " --tokens " + std::to_string(tokens) +
+           " --eval-sequences 4 --eval-every 4"
+           " --checkpoint-every 4 --lr 3e-3 --device cpu --threads 1 --no-progress";
+  }
+};
+
+// max |a - b| / max(max |a|, 1e-3) over each tensor of two linear.safetensors.
+double max_rel_diff(const fs::path& a, const fs::path& b) {
+  auto fa = SafetensorsFile::open(a), fb = SafetensorsFile::open(b);
+  EXPECT_EQ(fa->entries().size(), fb->entries().size());
+  double worst = 0;
+  for (const auto& [name, e] : fa->entries()) {
+    if (!fb->has(name)) {
+      ADD_FAILURE() << name << " missing from " << b;
+      continue;
+    }
+    const at::Tensor x = fa->tensor(name).to(at::kDouble), y = fb->tensor(name).to(at::kDouble);
+    const double scale = std::max(x.abs().max().item<double>(), 1e-3);
+    worst = std::max(worst, (x - y).abs().max().item<double>() / scale);
+  }
+  return worst;
+}
+
+TEST(Dist, CollectivesOnTwoRanks) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  // Two ranks as two threads: rendezvous on a port of our choosing (rank 0 serves the store).
+  int port = 0;
+  {  // a port free now: bound to 0, read back, released
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port = ntohs(a.sin_port);
+    close(fd);
+  }
+  std::vector<std::vector<double>> got(2);
+  std::vector<std::string> errors(2);
+  auto worker = [&](int rank) {
+    try {
+      auto g = dist::ProcessGroup::create({rank, 2, port}, false, std::chrono::seconds(30));
+      std::vector<at::Tensor> t{at::full({3}, rank + 1.0), at::full({2}, 10.0 * (rank + 1), at::kDouble)};
+      g->all_reduce(t, dist::Reduce::kSum);
+      auto avg = g->all_reduce(std::vector<double>{rank * 2.0}, dist::Reduce::kAvg);
+      auto all = g->all_gather(rank == 0 ? std::vector<double>{1, 2, 3} : std::vector<double>{4});
+      std::vector<double> b{rank == 1 ? 7.0 : 0.0};
+      g->broadcast(b, 1);
+      const bool any = g->any(rank == 1);
+      g->barrier();
+      got[rank] = {t[0][0].item<double>(),
+                   t[1][1].item<double>(),
+                   avg[0],
+                   static_cast<double>(all[0].size()),
+                   all[0][2],
+                   static_cast<double>(all[1].size()),
+                   all[1][0],
+                   b[0],
+                   any ? 1.0 : 0.0};
+    } catch (const std::exception& e) {
+      errors[rank] = e.what();
+    }
+  };
+  std::thread t0(worker, 0), t1(worker, 1);
+  t0.join();
+  t1.join();
+  for (int r = 0; r < 2; ++r) {
+    ASSERT_EQ(errors[r], "") << "rank " << r;
+    EXPECT_EQ(got[r], (std::vector<double>{3, 30, 1, 3, 3, 1, 4, 7, 1})) << "rank " << r;
+  }
+}
+
+// (a) 2 processes = 1 process with the same global batch; and a 2-process run stopped after
+// step 3 and resumed by 1 process ends at the same weights (--resume with a different N).
+TEST(Dist, TwoProcessDistillEqualsOneProcess) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_distill");
+  const std::string exe = "'" + bin + "' ";
+  ASSERT_EQ(run(exe + f.distill(f.dir / "one")), 0);
+  ASSERT_EQ(run(exe + f.distill(f.dir / "two") + " --gpus 2"), 0);
+  ASSERT_EQ(run(exe + f.distill(f.dir / "mixed") + " --gpus 2 --stop-after-steps 3"), 130);
+  EXPECT_EQ(json::parse(std::ifstream(f.dir / "mixed" / "checkpoint.json"))["step"], 3);
+  ASSERT_EQ(run(exe + f.distill(f.dir / "mixed") + " --resume"), 0);
+
+  const double two = max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "two" / "linear.safetensors");
+  const double mixed = max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "mixed" / "linear.safetensors");
+  std::printf("max relative weight difference: 2 processes %.3g, 2 then 1 %.3g\n", two, mixed);
+  // Float reduction order differs (each rank's GEMMs sum half the rows, then the halves are added),
+  // and AdamW divides every gradient element by its running RMS, so where an element's gradient
+  // nearly cancels, its tiny absolute difference becomes a visible one in the update: measured
+  // about 2e-5 of each tensor's scale after 8 steps here, while the held-out errors below agree to 1e-7.
+  EXPECT_LT(two, 1e-4);
+  EXPECT_LT(mixed, 1e-4);
+  // The reports agree: tokens, and held-out relative MSE at the end (reduced over ranks).
+  const json a = json::parse(std::ifstream(f.dir / "one" / "distill.json"));
+  const json b = json::parse(std::ifstream(f.dir / "two" / "distill.json"));
+  EXPECT_EQ(a["data"]["train_tokens"], b["data"]["train_tokens"]);
+  EXPECT_EQ(b["processes"], 2);
+  for (const auto& [layer, m] : a["metrics"].items())
+    for (const char* when : {"start", "end"})
+      EXPECT_NEAR(m[when]["rel_mse"].get<double>(), b["metrics"][layer][when]["rel_mse"].get<double>(),
+                  1e-5 * std::max(1.0, std::abs(m[when]["rel_mse"].get<double>())))
+          << "layer " << layer << " " << when;
+  // The training log of the 2-process run is rank 0's alone, one line per logged step.
+  std::ifstream l1(f.dir / "one" / "log.jsonl"), l2(f.dir / "two" / "log.jsonl");
+  std::string x, y;
+  int lines = 0;
+  while (std::getline(l1, x)) {
+    ASSERT_TRUE(std::getline(l2, y));
+    const json jx = json::parse(x), jy = json::parse(y);
+    EXPECT_EQ(jx["step"], jy["step"]);
+    EXPECT_EQ(jx["tokens"], jy["tokens"]);
+    if (jx.contains("train")) {
+      for (const auto& [layer, m] : jx["train"].items()) {
+        EXPECT_NEAR(m["mse"].get<double>(), jy["train"][layer]["mse"].get<double>(), 1e-5 * m["mse"].get<double>());
+      }
+    }
+    ++lines;
+  }
+  EXPECT_FALSE(std::getline(l2, y));
+  EXPECT_GT(lines, 3);
+}
+
+// (b) A 2-process search gives the 1-process trajectory: same candidates, scores, choices; and a
+// resumed 2-process search replays it from the journal.
+TEST(Dist, TwoProcessSearchEqualsOneProcess) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_search");
+  const std::string exe = "'" + bin + "' ";
+  ASSERT_EQ(run(exe + f.distill(f.dir / "d", 256)), 0);
+  auto search = [&](const fs::path& out) {
+    return exe + "search --model '" + f.model.string() + "' --linear '" +
+           (f.dir / "d" / "linear.safetensors").string() + "' --task toy --data '" + f.task.string() +
+           "' --max-drop 1 --device cpu --threads 1 --out '" + out.string() + "'";
+  };
+  ASSERT_EQ(run(search(f.dir / "s1")), 0);
+  ASSERT_EQ(run(search(f.dir / "s2") + " --gpus 2"), 0);
+  auto read_lines = [](const fs::path& p) {
+    std::vector<json> v;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) v.push_back(json::parse(line));
+    return v;
+  };
+  const auto t1 = read_lines(f.dir / "s1" / "trajectory.jsonl"), t2 = read_lines(f.dir / "s2" / "trajectory.jsonl");
+  ASSERT_EQ(t1.size(), 3u);  // max-drop 1: every layer replaced, one round each
+  ASSERT_EQ(t1.size(), t2.size());
+  for (size_t r = 0; r < t1.size(); ++r) {
+    EXPECT_EQ(t1[r]["chosen"], t2[r]["chosen"]) << "round " << r + 1;
+    EXPECT_EQ(t1[r]["score"].get<double>(), t2[r]["score"].get<double>()) << "round " << r + 1;
+    ASSERT_EQ(t1[r]["candidates"].size(), t2[r]["candidates"].size());
+    for (size_t c = 0; c < t1[r]["candidates"].size(); ++c) {
+      EXPECT_EQ(t1[r]["candidates"][c]["layers"], t2[r]["candidates"][c]["layers"]);
+      EXPECT_EQ(t1[r]["candidates"][c]["score"].get<double>(), t2[r]["candidates"][c]["score"].get<double>());
+    }
+  }
+  const json s1 = json::parse(std::ifstream(f.dir / "s1" / "summary.json"));
+  const json s2 = json::parse(std::ifstream(f.dir / "s2" / "summary.json"));
+  for (const char* k : {"base_score", "p_min", "rounds", "stop_reason"}) EXPECT_EQ(s1[k], s2[k]) << k;
+  for (const char* k : {"M_best", "M_opt"}) {
+    EXPECT_EQ(s1[k]["linear_layers"], s2[k]["linear_layers"]) << k;
+    EXPECT_EQ(s1[k]["score"], s2[k]["score"]) << k;
+  }
+  EXPECT_EQ(s2["processes"], 2);
+  EXPECT_TRUE(fs::exists(f.dir / "s2" / "M_opt" / "config.json"));
+  // Resume: every score comes back from the journal, the same summary.
+  ASSERT_EQ(run(search(f.dir / "s2") + " --gpus 2 --resume"), 0);
+  const json s3 = json::parse(std::ifstream(f.dir / "s2" / "summary.json"));
+  EXPECT_EQ(s3["M_opt"]["linear_layers"], s1["M_opt"]["linear_layers"]);
+  EXPECT_EQ(s3["replayed_from_journal"].get<int64_t>(), 1 + 3 + 2 + 1);  // base + every candidate
+}
+
+// SIGTERM to the launcher reaches every worker once; they agree on the step to stop after, rank 0
+// writes the checkpoint, and the launcher exits 130 like a one-process run.
+TEST(Dist, SignalStopsEveryWorkerAtOneStep) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_signal");
+  const fs::path out = f.dir / "d";
+  const std::string cmd = "HYB_DIST_TIMEOUT=60 exec '" + bin + "' " + f.distill(out, 32 * 4 * 5000) +
+                          " --gpus 2 --log-every 1 >/dev/null 2>'" + (f.dir / "err.txt").string() + "'";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto lines = [&] {
+    std::ifstream in(out / "log.jsonl");
+    int n = 0;
+    for (std::string l; std::getline(in, l);) ++n;
+    return n;
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  while (lines() < 3 && elapsed() < 60) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGTERM);
+  int st = 0;
+  while (waitpid(pid, &st, WNOHANG) == 0 && elapsed() < 90) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (elapsed() >= 90) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    FAIL() << "the launcher did not stop within 90 s";
+  }
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130);
+  ASSERT_TRUE(fs::exists(out / "checkpoint.json"));
+  const json state = json::parse(std::ifstream(out / "checkpoint.json"));
+  EXPECT_GE(state["step"].get<int64_t>(), 2);
+  EXPECT_LT(state["step"].get<int64_t>(), 5000);
+  EXPECT_EQ(state["train_sequences"].get<int64_t>(), 4 * state["step"].get<int64_t>());
+  // The checkpoint is of the last step taken (every rank stopped after the same step).
+  std::ifstream in(out / "log.jsonl");
+  json last;
+  for (std::string l; std::getline(in, l);) last = json::parse(l);
+  EXPECT_EQ(last["step"], state["step"]);
+}
+
+// (c) One worker fails (rank 0 refuses an --out that already holds a run) while rank 1 waits for
+// it in a collective: the launcher names the rank, stops rank 1 and exits non-zero, promptly.
+TEST(Dist, WorkerFailureIsReportedNotHung) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_fail");
+  const std::string exe = "'" + bin + "' ";
+  ASSERT_EQ(run(exe + f.distill(f.dir / "d", 256)), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string err;
+  EXPECT_EQ(run(exe + f.distill(f.dir / "d", 256) + " --gpus 2", &err), 1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(seconds, 60.0);
+  EXPECT_NE(err.find("[rank 0] error:"), std::string::npos) << err;
+  EXPECT_NE(err.find("already holds"), std::string::npos) << err;
+  // The launcher's last line names the failed rank(s) (rank 1 may fail too, its peer gone).
+  EXPECT_NE(err.find("error: --gpus 2: worker rank"), std::string::npos) << err;
+  EXPECT_NE(err.find("rank 0 exited with code 1"), std::string::npos) << err;
+  // --batch not divisible by --gpus: refused with a message, on every rank.
+  EXPECT_EQ(run(exe + f.distill(f.dir / "e", 1024, 3) + " --gpus 2", &err), 1);
+  EXPECT_NE(err.find("not divisible by --gpus 2"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace hyb
