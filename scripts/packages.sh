@@ -1,0 +1,12 @@
+# Sourced by setup.sh and test.sh: the Debian packages the build needs, and installing the missing
+# ones (sudo when not root).
+PACKAGES="build-essential cmake ninja-build pkg-config libtorch-dev libopenblas0-openmp \
+  nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev libgtest-dev libbz2-dev libutf8proc-dev libgloo-dev"
+install_missing_packages() {
+  local missing sudo=""
+  missing=$(for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  [ -z "$missing" ] && return 0
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing: $missing"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+}
