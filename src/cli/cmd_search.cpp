@@ -119,17 +119,19 @@ void add_search(CLI::App& app) {
                  scorer.num_documents(), a->metric, a->strategy,
                  group ? fmt::format(", {} processes", group->world_size()) : "");
     // A round over N processes: candidate i on rank i mod N; (score, seconds) all-gathered.
-    ScoreManyFn many;
-    if (group)
-      many = [&](const std::vector<LayerSet>& cands, const LayerSet& ext) {
-        const size_t W = group->world_size(), R = group->rank();
+    // One process is the case W = 1. Each rank plans its own candidates' prefix cache.
+    ScoreManyFn many = [&](const std::vector<LayerSet>& cands, const LayerSet& ext) {
+        const size_t W = group ? group->world_size() : 1, R = group ? group->rank() : 0;
+        std::vector<LayerSet> own;
+        for (size_t i = R; i < cands.size(); i += W) own.push_back(cands[i]);
+        scorer.plan_round(own, ext);
         std::vector<double> mine;
         for (size_t i = R; i < cands.size(); i += W) {
           const auto c0 = std::chrono::steady_clock::now();
           mine.push_back(scorer.score(cands[i], ext));
           mine.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count());
         }
-        const auto all = group->all_gather(mine);
+        const auto all = group ? group->all_gather(mine) : std::vector<std::vector<double>>{mine};
         std::vector<Scored> out(cands.size());
         for (size_t i = 0; i < cands.size(); ++i) out[i] = {all[i % W].at(2 * (i / W)), all[i % W].at(2 * (i / W) + 1)};
         return out;

@@ -114,17 +114,32 @@ void TaskScorer::capture(const LayerSet& current) {
   have_cache_ = true;
 }
 
+// The layer a candidate adds to `extends`, or -1 when it is not `extends` plus one layer.
+static int64_t added_layer(const LayerSet& layers, const LayerSet& extends) {
+  if (extends.size() + 1 != layers.size() || !std::includes(layers.begin(), layers.end(), extends.begin(), extends.end()))
+    return -1;
+  for (int64_t l : layers)
+    if (!std::binary_search(extends.begin(), extends.end(), l)) return l;
+  return -1;
+}
+
+void TaskScorer::plan_round(const std::vector<LayerSet>& candidates, const LayerSet& extends) {
+  int64_t saved = 0;  // layers the cache spares these candidates
+  for (const auto& c : candidates) saved += std::max<int64_t>(0, added_layer(c, extends));
+  planned_for_ = extends;
+  planned_ = true;
+  plan_uses_cache_ = saved > num_layers_ - 1;
+}
+
 double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
   torch::NoGradGuard ng;
   // A candidate that adds layer l to `extends` runs layers l..L-1 from the states entering l.
-  int64_t from = 0;
-  if (prefix_cache_ && extends.size() + 1 == layers.size() &&
-      std::includes(layers.begin(), layers.end(), extends.begin(), extends.end())) {
-    for (int64_t l : layers)
-      if (!std::binary_search(extends.begin(), extends.end(), l)) from = l;
-    // Captured on the first candidate that starts above layer 0 (a round whose only candidate
-    // is layer 0 needs no capture at all).
-    if (from > 0 && (!have_cache_ || cached_for_ != extends)) capture(extends);
+  int64_t from = prefix_cache_ ? std::max<int64_t>(0, added_layer(layers, extends)) : 0;
+  // Captured on the first candidate that starts above layer 0 (a candidate at layer 0 gains
+  // nothing), unless the round's plan found that the capture costs more than it saves.
+  if (from > 0 && !(have_cache_ && cached_for_ == extends)) {
+    if (planned_ && planned_for_ == extends && !plan_uses_cache_) from = 0;
+    else capture(extends);
   }
   set_layers(layers);
   std::vector<eval::Score> out(flat_size_);

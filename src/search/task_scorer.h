@@ -5,7 +5,8 @@
 // Prefix caching: a candidate that swaps layer l changes nothing below l, so at the start of
 // each round the current model is run once with the hidden states entering every layer kept
 // (per batch pass), and candidate l runs only layers l..L-1 from the kept states. Candidates
-// cost (L - l) / L of a forward on average about half; the round pays one extra full forward.
+// cost (L - l) / L of a forward on average about half; the round pays one extra forward (less
+// the last layer), and only where the round's candidates save more than that (plan_round).
 // The kept states are the very tensors an uncached run computes, so scores are identical.
 #pragma once
 #include <ATen/core/Tensor.h>
@@ -34,6 +35,11 @@ class TaskScorer {
   // The task's metric with exactly `layers` linear (all others full attention).
   // `extends`: the model the candidate adds one layer to (the prefix cache's model).
   double score(const LayerSet& layers, const LayerSet& extends);
+  // Tells the scorer which candidates extending `extends` it is about to score, so that it
+  // captures the prefix cache only where that pays: the capture costs L-1 layers, candidate l
+  // saves l of them. Deep models always gain; a 5-layer model's late rounds do not. Without a
+  // plan every candidate above layer 0 uses the cache.
+  void plan_round(const std::vector<LayerSet>& candidates, const LayerSet& extends);
   int64_t num_documents() const { return static_cast<int64_t>(instances_.size()); }
   double full_forwards() const { return layer_passes_ / static_cast<double>(num_layers_); }
 
@@ -58,6 +64,9 @@ class TaskScorer {
   // Prefix cache: for `cached_for_`, hidden states [batch][pass][layer].
   LayerSet cached_for_;
   bool have_cache_ = false;
+  LayerSet planned_for_;     // plan_round's model, and
+  bool planned_ = false;     // whether a plan exists for it and
+  bool plan_uses_cache_ = true;  // what it decided
   std::vector<std::vector<std::vector<at::Tensor>>> hidden_;
 };
 

@@ -45,12 +45,20 @@ TEST(TaskScorer, PrefixCacheAndExportChangeNoScore) {
   opt.progress = false;
   opt.max_tokens = 64;  // several batches
 
-  double base, one, c13, c23, c24;
+  double base, one, c13, c23, c24, d13;
   {  // a scorer puts the model back to full attention when it goes
     TaskScorer cached(*model, tmp / "linear.safetensors", enc, task, opt, "perplexity", true);
     base = cached.score({}, {});
     one = cached.score({2}, {});
+    EXPECT_DOUBLE_EQ(cached.full_forwards(), 1.0 + (4 + 3) / 5.0);  // base; capture of {} (4 layers), layers 2-4
     c13 = cached.score({1, 2}, {2}), c23 = cached.score({2, 3}, {2}), c24 = cached.score({2, 4}, {2});
+    // One capture without the last layer (4 of 5 layers), then layers 1-4, 3-4 and 4 only.
+    EXPECT_DOUBLE_EQ(cached.full_forwards(), 1.0 + (4 + 3) / 5.0 + (4 + 4 + 2 + 1) / 5.0);
+    // A round whose candidates would save 1 layer for a 4-layer capture runs without the cache.
+    const double before = cached.full_forwards();
+    cached.plan_round({{0, 3}, {1, 3}}, {3});
+    d13 = cached.score({1, 3}, {3});
+    EXPECT_DOUBLE_EQ(cached.full_forwards() - before, 1.0);
   }
   TaskScorer plain(*model, tmp / "linear.safetensors", enc, task, opt, "perplexity", false);
   EXPECT_EQ(plain.score({}, {}), base);
@@ -58,6 +66,7 @@ TEST(TaskScorer, PrefixCacheAndExportChangeNoScore) {
   EXPECT_EQ(plain.score({1, 2}, {2}), c13);
   EXPECT_EQ(plain.score({2, 3}, {2}), c23);
   EXPECT_EQ(plain.score({2, 4}, {2}), c24);
+  EXPECT_EQ(plain.score({1, 3}, {3}), d13);
   EXPECT_NE(base, one);  // the swap does change the model
 
   // The exported hybrid, loaded like any model, scores what the search saw.
