@@ -158,6 +158,13 @@ int launch_workers(int n) {
       failed_rank = r, failed_status = st;
       if (alive > 0) {
         fmt::print(stderr, "error: worker rank {} {}; stopping the other workers\n", r, describe(st));
+        // Ranks that failed at the same moment on their own (a peer sees the failed rank's
+        // connection close) are reaped first, so that the report names them as failed, not stopped.
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        for (int k = 0; k < n; ++k) {
+          int st2 = 0;
+          if (pids[k] > 0 && waitpid(pids[k], &st2, WNOHANG) == pids[k]) pids[k] = -1, status[k] = st2, --alive;
+        }
         for (int k = 0; k < n; ++k)
           if (pids[k] > 0) kill(pids[k], SIGTERM), stopped[k] = true;
         kill_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
