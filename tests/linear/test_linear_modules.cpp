@@ -243,9 +243,10 @@ TEST_P(LinearModule, InitFromAttentionPlacesParentWeights) {
   // Identity convolutions (GDN) / an identity kernel from the generator (Jet).
   auto identity = at::zeros({H * d, s.conv_size});
   identity.select(1, s.conv_size - 1).fill_(1.0);
-  if (GetParam() == "gdn")
+  if (GetParam() == "gdn") {
     for (const char* c : {"q_conv.weight", "k_conv.weight", "v_conv.weight"})
       EXPECT_TRUE(at::equal(P[c]->view({H * d, s.conv_size}), identity)) << c;
+  }
   if (GetParam() == "jet") {
     EXPECT_EQ(P["v_conv.generator.w2.weight"]->abs().max().item<double>(), 0.0);
     EXPECT_TRUE(at::equal(P["v_conv.generator.w2.bias"]->view({H * d, s.conv_size}), identity));

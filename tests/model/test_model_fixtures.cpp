@@ -37,9 +37,10 @@ void check_fixture(const std::filesystem::path& dir, at::ScalarType dtype, doubl
   const int64_t L = model->num_layers();
   for (int64_t l = 0; l < L; ++l) {
     h = model->layer_forward(l, h, pos, nullptr);
-    if (l + 1 < L)  // HF's last hidden state is after the final norm
+    if (l + 1 < L) {  // HF's last hidden state is after the final norm
       EXPECT_LE(max_abs(h.to(at::kFloat), ref->tensor("hidden_states." + std::to_string(l + 1))), hidden_tol)
           << "hidden_states." << l + 1;
+    }
   }
   auto logits = model->logits(h);
   const double d = max_abs(logits, ref->tensor("logits"));
