@@ -16,7 +16,6 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
-#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -133,11 +132,7 @@ void add_eval(CLI::App& app) {
     }
     const auto tasks = resolve_tasks(*a);  // before loading the model: bad flags fail fast
 
-    LoadOptions lo;
-    lo.device = at::Device(a->device);
-    if (!a->dtype.empty()) lo.dtype = parse_dtype(a->dtype, "--dtype");
-    auto model = CausalLM::load(a->model, lo);
-    configure_threads(a->threads, model->config().hidden_size);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     const auto enc = eval::TextEncoder::from(tok);
 

@@ -11,7 +11,6 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
-#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -57,11 +56,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
   cmd->callback([a] {
     torch::NoGradGuard ng;
-    LoadOptions opt;
-    opt.device = at::Device(a->device);
-    if (!a->dtype.empty()) opt.dtype = parse_dtype(a->dtype, "--dtype");
-    auto model = CausalLM::load(a->model, opt);
-    configure_threads(a->threads, model->config().hidden_size);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);
     std::optional<Tokenizer> tok;
     if (a->prompt_ids.empty() || !a->print_ids) tok.emplace(Tokenizer::load(a->model));
 

@@ -14,7 +14,6 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
-#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -48,11 +47,7 @@ void add_perplexity(CLI::App& app) {
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
-    LoadOptions opt;
-    opt.device = at::Device(a->device);
-    if (!a->dtype.empty()) opt.dtype = parse_dtype(a->dtype, "--dtype");
-    auto model = CausalLM::load(a->model, opt);
-    configure_threads(a->threads, model->config().hidden_size);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     PackOptions po;
     po.seq_len = a->seq_len;

@@ -15,7 +15,6 @@
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/plot.h"
-#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -71,11 +70,7 @@ void add_search(CLI::App& app) {
     // --gpus N: the launcher exits here with its workers' code; a worker gets its group.
     auto group = dist::join_or_launch(a->gpus, a->device);
     const bool root = !group || group->is_root();
-    LoadOptions lo;
-    lo.device = at::Device(a->device);
-    if (!a->dtype.empty()) lo.dtype = parse_dtype(a->dtype, "--dtype");
-    auto model = CausalLM::load(a->model, lo);
-    configure_threads(a->threads, model->config().hidden_size);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);
     auto tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     auto enc = eval::TextEncoder::from(tok);
 

@@ -2,9 +2,19 @@
 // the library: it adds a CLI11 subcommand with its flags and a callback that runs it.
 // main.cpp registers every command below and turns hyb::Error into "error: ..." + exit code 1.
 #pragma once
+#include <memory>
+#include <string>
+
 namespace CLI { class App; }
+namespace hyb { class CausalLM; }
 
 namespace hyb::cli {
+
+// What every model-running command does with its --model, --device, --dtype and --threads:
+// load the model there in that dtype ("" = the default for the device), then set the CPU
+// threads for its size (util/threads).
+std::unique_ptr<CausalLM> load_model(const std::string& dir, const std::string& device, const std::string& dtype,
+                                     int threads);
 
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);
