@@ -4,8 +4,12 @@
 //       Qwen2.5-1.5B (D=1536, H=12, Hkv=2, d=128).
 //   CUDA (--device cuda, bf16, B=4, T=2048, Qwen shape): the same forms, the decoding step, the
 //       bare chunked recurrence, and causal scaled-dot-product attention on the same q/k/v shape.
+//       --profile adds where that time goes: the profiler's record of every kernel the chunked
+//       forward, forward+backward and decoding step launch, by kind of kernel, and how much of
+//       the wall time the GPU was busy at all (the rest is launch and host overhead).
 // usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] [--kind K] [--T N]
-//                     [--clock wall|cpu]
+//                     [--clock wall|cpu] [--naive-gb G] [--profile]
+//   --naive-gb: skip the naive forward+backward where autograd would hold more than G GB (4).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,9 +19,13 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <torch/csrc/autograd/profiler_kineto.h>
 
 #include "linear/linear.h"
 #include "linear/ops/ops.h"
@@ -157,6 +165,7 @@ std::string cell(double ms) { return ms < 0 ? "skipped" : fmt::format("{:.1f}", 
 struct Filter {
   std::string shape, kind;
   int64_t T = 0;
+  double naive_gb = 4;  // skip naive forward+backward estimated to need more memory than this
 };
 
 void bench_cpu(const Filter& only) {
@@ -179,10 +188,11 @@ void bench_cpu(const Filter& only) {
         const double cf = fwd_ms(*m, x, LinearForm::kChunked);
         const double cb = fwd_bwd_ms(*m, x, LinearForm::kChunked);
         const double nf = fwd_ms(*m, x, LinearForm::kNaive);
-        // Autograd through the naive loop keeps a few states per token: skip above ~4 GB.
+        // Autograd through the naive loop keeps a few states per token: skip above the limit.
         const auto L = m->cache_layout();
         const double naive_bytes = 5.0 * T * L.state_heads * L.dk * L.dv * 4;
-        const double nb = naive_bytes > 4e9 ? -1 : fwd_bwd_ms(*m, x, LinearForm::kNaive);
+        const double nb =
+            naive_bytes > only.naive_gb * 1e9 ? -1 : fwd_bwd_ms(*m, x, LinearForm::kNaive);
         auto core = make_core(kind, sh, 1, T, at::TensorOptions());
         const double kc = core_fwd_ms(core, LinearForm::kChunked);
         const double kn = core_fwd_ms(core, LinearForm::kNaive);
@@ -222,6 +232,75 @@ void check_cuda() {
   }
 }
 
+// ---- --profile: where the GPU time goes ------------------------------------------------------
+// Kernels are grouped by what they do, from their names (cuBLAS / CUTLASS matmuls, the
+// triangular solve, PyTorch's elementwise, reduction / scan and copy kernels).
+const char* kernel_group(const std::string& name, const std::string& base) {
+  auto has = [](const std::string& s, const char* w) { return s.find(w) != std::string::npos; };
+  if (has(name, "trsm")) return "triangular solve";
+  for (const char* w : {"gemm", "gemv", "xmma", "nvjet", "cutlass", "cublas"})
+    if (has(base, w)) return "matmul";
+  for (const char* w : {"Copy", "Memcpy", "Memset", "index"})
+    if (has(base, w)) return "copy / layout";
+  if (has(name, "copy_kernel")) return "copy / layout";
+  for (const char* w : {"reduce", "scan", "Scan"})
+    if (has(base, w)) return "reduction / scan";
+  if (has(base, "elementwise")) return "elementwise";
+  return "other";
+}
+
+// A kernel's name without "void ", PyTorch's namespaces and template arguments.
+std::string short_name(std::string n) {
+  if (n.rfind("void ", 0) == 0) n = n.substr(5);
+  for (const char* ns : {"at::native::", "(anonymous namespace)::"})
+    for (size_t p; (p = n.find(ns)) != std::string::npos;) n.erase(p, std::strlen(ns));
+  n = n.substr(0, std::min(n.find('<'), n.find('(')));
+  return n.size() > 48 ? n.substr(0, 45) + "..." : n;
+}
+
+// Runs `f` once under the profiler and prints its kernels: how many, GPU busy time against
+// `wall_ms` (the call's unprofiled median), the share of each group and the costliest kernels.
+void print_profile(const char* what, double wall_ms, const std::function<void()>& f) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ActivityType;
+  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
+  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
+  prof::prepareProfiler(config, activities);
+  prof::enableProfiler(config, activities);
+  f();
+  torch::cuda::synchronize();
+  auto result = prof::disableProfiler();
+
+  struct Sum {
+    int64_t count = 0;
+    double us = 0;
+  };
+  std::map<std::string, Sum> groups, kernels;
+  Sum all;
+  for (const auto& e : result->events()) {
+    if (e.deviceType() != c10::DeviceType::CUDA) continue;
+    const double us = hyb::compat::event_duration_us(e);
+    const std::string name = e.name(), base = short_name(name);
+    for (Sum* s : {&groups[kernel_group(name, base)], &kernels[base], &all})
+      s->count += 1, s->us += us;
+  }
+  fmt::print("  {:<22} {:>5} kernels, GPU busy {:>7.2f} ms of {:>7.2f} ms wall ({:>3.0f}%), "
+             "{:.1f} us per kernel\n", what, all.count, all.us * 1e-3, wall_ms,
+             100 * all.us * 1e-3 / wall_ms, all.us / std::max<int64_t>(all.count, 1));
+  std::string line = "    by group:";
+  for (const auto& [g, s] : groups)
+    line += fmt::format(" {} {:.0f}% ({})", g, 100 * s.us / all.us, s.count);
+  fmt::print("{}\n", line);
+  std::vector<std::pair<std::string, Sum>> top(kernels.begin(), kernels.end());
+  std::sort(top.begin(), top.end(),
+            [](const auto& a, const auto& b) { return a.second.us > b.second.us; });
+  for (size_t i = 0; i < std::min<size_t>(5, top.size()); ++i)
+    fmt::print("    {:>5.1f}% {:>5}x {:>7.1f} us  {}\n", 100 * top[i].second.us / all.us,
+               top[i].second.count, top[i].second.us / top[i].second.count, top[i].first);
+}
+
+bool g_profile = false;
+
 void bench_cuda() {
   check_cuda();
   const at::Device dev(at::kCUDA);
@@ -252,6 +331,20 @@ void bench_cuda() {
     const double core_fb = core_fwd_bwd_ms(core, LinearForm::kChunked);
     fmt::print("{:<4} | {:>10.2f} {:>10.2f} | {:>10.1f} | {:>12.3f} | {:>10.2f} {:>10.2f}\n", kind,
                cf, cb, nf, step, core_f, core_fb);
+    if (g_profile) {
+      {
+        at::NoGradGuard no_grad;
+        print_profile("chunked forward", cf, [&] { m->forward(x, nullptr, LinearForm::kChunked); });
+        print_profile("decoding step", step,
+                      [&] { m->forward(x1, cache.get(), LinearForm::kAuto); });
+        print_profile("core chunked forward", core_f, [&] { core.run(LinearForm::kChunked); });
+      }
+      set_requires_grad(*m, true);
+      auto r = at::randn_like(x);
+      print_profile("chunked forward+backward", cb,
+                    [&] { (m->forward(x, nullptr, LinearForm::kChunked) * r).sum().backward(); });
+      set_requires_grad(*m, false);
+    }
     std::fflush(stdout);
   }
 #if TORCH_VERSION_MAJOR >= 2
@@ -293,14 +386,21 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--T") && has_value) only.T = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--clock") && has_value)
       g_cpu_clock = !std::strcmp(argv[++i], "cpu");
+    else if (!std::strcmp(argv[i], "--naive-gb") && has_value) only.naive_gb = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--profile"))
+      g_profile = true;
     else {
       std::fprintf(stderr,
                    "usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] "
-                   "[--kind gla|gdn|jet] [--T 512|2048] [--clock wall|cpu]\n");
+                   "[--kind gla|gdn|jet] [--T 512|2048] [--clock wall|cpu] [--naive-gb G] [--profile]\n");
       return 2;
     }
   }
   at::set_num_threads(threads);
+  if (g_profile && device != "cuda") {
+    std::fprintf(stderr, "bench_linear: --profile reports GPU kernels; use it with --device cuda\n");
+    return 2;
+  }
   if (device == "cuda") {
     if (!torch::cuda::is_available()) {
       std::fprintf(stderr, "bench_linear: CUDA is not available\n");

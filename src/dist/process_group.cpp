@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdlib>
+#include <exception>
 #include <map>
 
 #include "util/error.h"
@@ -82,6 +83,17 @@ struct ProcessGroup::Impl {
   at::Device device{at::kCPU};
   c10::intrusive_ptr<::c10d::Store> store;
   c10::intrusive_ptr<HYB_C10D_BACKEND> backend;
+
+  ~Impl() {
+#if defined(HYB_DIST_NCCL) && defined(HYB_WITH_CUDA)
+    // NCCL wants an explicit end (Python's destroy_process_group()); without one LibTorch >= 2.4
+    // warns at exit that resources may leak. Every rank gets here together on a normal exit:
+    // shut down cleanly. While an exception unwinds, other ranks may never join: abort instead.
+    auto* nccl = dynamic_cast<::c10d::ProcessGroupNCCL*>(backend.get());
+    if (nccl && std::uncaught_exceptions() == 0) nccl->shutdown();
+    else if (nccl) nccl->abort();
+#endif
+  }
 
   void all_reduce_flat(at::Tensor& flat) {
     std::vector<at::Tensor> t{flat};

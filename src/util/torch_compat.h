@@ -3,6 +3,7 @@
 //  - 1.13 has no scaled_dot_product_attention: hyb::compat::sdpa falls back to explicit math.
 //  - 1.13 uses c10::optional; 2.x has std::optional. Use hyb::compat::optional.
 //  - 1.13 has no fp16 matmul on CPU: callers compute fp16 weights in fp32 on CPU.
+//  - Kineto profiler events: 1.13 reports times in microseconds, 2.x in nanoseconds.
 #pragma once
 #include <ATen/ATen.h>
 #include <c10/util/Optional.h>
@@ -29,6 +30,24 @@ using optional = c10::optional<T>;
 // kernel (flash / memory-efficient) where LibTorch has one, else explicit fp32 math.
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 const at::Tensor& mask, double scale, bool is_causal = false);
+
+// Start and duration of a profiler event (torch::autograd::profiler::KinetoEvent), in us.
+template <typename Event>
+double event_start_us(const Event& e) {
+#if TORCH_VERSION_MAJOR >= 2
+  return e.startNs() * 1e-3;
+#else
+  return static_cast<double>(e.startUs());
+#endif
+}
+template <typename Event>
+double event_duration_us(const Event& e) {
+#if TORCH_VERSION_MAJOR >= 2
+  return e.durationNs() * 1e-3;
+#else
+  return static_cast<double>(e.durationUs());
+#endif
+}
 
 }  // namespace hyb::compat
 
