@@ -179,5 +179,10 @@ void move_parameters(Module& m, at::Device device) {
   for (auto& [name, p] : m.parameters()) *p = p->to(device);
 }
 
+void list_projection(ParamList& out, const std::string& name, at::Tensor& w, at::Tensor& b) {
+  out.emplace_back(name + ".weight", &w);
+  if (b.defined()) out.emplace_back(name + ".bias", &b);
+}
+
 }  // namespace linear
 }  // namespace hyb

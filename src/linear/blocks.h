@@ -45,6 +45,9 @@ void check_parent(const LinearSettings& s, const AttentionWeights& parent);
 at::Tensor own_copy(const at::Tensor& w);
 // Moves every parameter to `device`.
 void move_parameters(Module& m, at::Device device);
+// Lists a projection's parameters as "<name>.weight" and, where defined, "<name>.bias" (the
+// parent attention's names, so that a module's file reads like the layer it replaced).
+void list_projection(ParamList& out, const std::string& name, at::Tensor& w, at::Tensor& b);
 
 // Module constructors (gla.cpp, gated_delta.cpp). parent == nullptr: random init.
 std::unique_ptr<LinearMixer> new_gla(const LinearSettings& s, const AttentionWeights* parent,

@@ -65,12 +65,9 @@ class GatedDelta final : public LinearMixer {
   }
 
   void named_parameters(const std::string& prefix, ParamList& out) override {
-    out.emplace_back(prefix + "q_proj.weight", &q_w_);
-    if (q_b_.defined()) out.emplace_back(prefix + "q_proj.bias", &q_b_);
-    out.emplace_back(prefix + "k_proj.weight", &k_w_);
-    if (k_b_.defined()) out.emplace_back(prefix + "k_proj.bias", &k_b_);
-    out.emplace_back(prefix + "v_proj.weight", &v_w_);
-    if (v_b_.defined()) out.emplace_back(prefix + "v_proj.bias", &v_b_);
+    list_projection(out, prefix + "q_proj", q_w_, q_b_);
+    list_projection(out, prefix + "k_proj", k_w_, k_b_);
+    list_projection(out, prefix + "v_proj", v_w_, v_b_);
     if (jet_) {
       out.emplace_back(prefix + "v_conv.generator.w1.weight", &gen1_w_);
       out.emplace_back(prefix + "v_conv.generator.w2.weight", &gen2_w_);
