@@ -24,7 +24,7 @@ for stage in "$@"; do
   t0=$(date +%s); echo "=== $stage"
   case $stage in
     build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
-    check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:*/LinearModule.*}" 2>&1 \
+    check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:*/LinearModule.*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
     linear) timeout 300 build-gpu/bench_linear --device cuda --profile 2>&1 | tee "$R/bench_linear.txt" | tail -60 ;;
     distill) q15
@@ -74,6 +74,19 @@ for stage in "$@"; do
         timeout 100 $H perplexity --model $S/models/stories260K/hf --data $C/tinystories/tinystories_val.txt \
           --seq-len 256 --sequences 64 --linear $R/stories-$mixer/linear.safetensors --sweep --device cuda \
           --dtype float32 --json $R/stories-$mixer/perplexity.json 2>&1 | tail -9
+      done ;;
+    graphs) q15  # distillation with the students' updates as CUDA graphs (default) and op by op (--no-graph)
+      for mixer in ${GRAPH_MIXERS:-gdn}; do
+        for mode in graph no-graph; do
+          flag=; [ $mode = no-graph ] && flag=--no-graph
+          timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
+            --tokens $((8 * 1024 * 16)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15g-$mixer-$mode \
+            $flag --no-progress > "$R/graphs_${mixer}_$mode.log" 2>&1; tail -2 "$R/graphs_${mixer}_$mode.log"
+          cp /tmp/q15g-$mixer-$mode/distill.json "$R/graphs_${mixer}_$mode.json"
+          python3 -c "import json;d=json.load(open('$R/graphs_${mixer}_$mode.json'));print('$mixer $mode graphs', d['cuda_graphs'],
+            round(d['tokens_per_second']), 'tok/s', round(d['model_tflops_per_second']/790*100,2), '% of 790; peak GiB',
+            round(d['peak_memory_bytes']/2**30,1), 'end rel mse of layers 0-3', [round(d['metrics'][k]['end']['rel_mse'],4) for k in '0123'])"
+        done
       done ;;
     mfu) q15  # distill throughput with model FLOPs and peak memory (distill.json)
       for mixer in ${MFU_MIXERS:-gdn}; do

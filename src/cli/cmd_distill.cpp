@@ -60,7 +60,11 @@ void add_distill(CLI::App& app) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
-  cmd->callback([a, model, tok, out, no_progress, gpus] {
+  auto no_graph = std::make_shared<bool>(false);
+  cmd->add_flag("--no-graph", *no_graph,
+                "CUDA: run every step's student updates op by op instead of replaying them as CUDA graphs");
+  cmd->callback([a, model, tok, out, no_progress, gpus, no_graph] {
+    a->cuda_graph = !*no_graph;
     a->model_dir = *model;
     a->tokenizer_dir = *tok;
     a->out_dir = *out;

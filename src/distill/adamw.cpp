@@ -17,21 +17,37 @@ AdamW::AdamW(std::vector<at::Tensor> params, std::vector<bool> decay, AdamWOptio
 }
 
 void AdamW::step(double lr) {
-  at::NoGradGuard ng;
+  advance(lr);
+  apply();
+}
+
+void AdamW::advance(double lr) {
   ++t_;
+  const double bc1 = 1 - std::pow(opt_.beta1, static_cast<double>(t_));
+  const double bc2 = 1 - std::pow(opt_.beta2, static_cast<double>(t_));
+  if (p_.empty()) return;
+  if (!scalars_.defined()) scalars_ = at::empty({3}, p_[0].options().requires_grad(false));
+  // Written by fills (the value travels as a kernel argument: no copy, no host sync).
+  at::NoGradGuard ng;
+  scalars_[0].fill_(lr / bc1);
+  scalars_[1].fill_(1 / std::sqrt(bc2));
+  scalars_[2].fill_(1 - lr * opt_.weight_decay);
+}
+
+void AdamW::apply() {
+  at::NoGradGuard ng;
   const double b1 = opt_.beta1, b2 = opt_.beta2;
-  const double bc1 = 1 - std::pow(b1, static_cast<double>(t_));
-  const double bc2 = 1 - std::pow(b2, static_cast<double>(t_));
+  const at::Tensor step_size = scalars_[0], inv_sqrt_bc2 = scalars_[1], decay = scalars_[2];
   for (size_t i = 0; i < p_.size(); ++i) {
     const at::Tensor& g = p_[i].grad();
     if (!g.defined()) continue;
     at::Tensor& p = p_[i];
     m_[i].mul_(b1).add_(g, 1 - b1);
     v_[i].mul_(b2).addcmul_(g, g, 1 - b2);
-    if (decay_[i] && opt_.weight_decay != 0) p.mul_(1 - lr * opt_.weight_decay);
+    if (decay_[i] && opt_.weight_decay != 0) p.mul_(decay);
     // sqrt(v^) + eps = sqrt(v_t) / sqrt(bc2) + eps; the step is lr / bc1 * m_t / that.
-    at::Tensor denom = (v_[i].sqrt() / std::sqrt(bc2)).add_(opt_.eps);
-    p.addcdiv_(m_[i], denom, -lr / bc1);
+    const at::Tensor denom = (v_[i].sqrt() * inv_sqrt_bc2).add_(opt_.eps);
+    p.addcmul_(m_[i] / denom, step_size, -1.0);
   }
 }
 

@@ -51,6 +51,7 @@ struct DistillOptions {
   bool fold_vocab = false;            // see PackOptions::fold_vocab (random fixtures only)
   bool progress = true;
   int64_t stop_after_steps = 0;  // > 0: stop as on a signal after this step (checkpoint, interrupted)
+  bool cuda_graph = true;        // CUDA, one process: replay each student's update as a CUDA graph
 
   // Data parallel over the ranks of `group` (nullptr: one process). The global batch `batch` is
   // split: rank r trains on sequences r, r+N, ... of every step's batch (the same sequences as
@@ -72,6 +73,7 @@ struct LayerMetrics {
 struct DistillResult {
   int64_t steps = 0, total_steps = 0, tokens = 0;  // steps done (all runs), planned, tokens trained on
   bool interrupted = false;                        // stopped by a signal; a checkpoint was written
+  bool cuda_graphs = false;                        // the students' updates were replayed as CUDA graphs
   double seconds = 0;                              // training time over all runs
   std::vector<LayerMetrics> start, end;            // held-out metrics at initialisation / at the end
 };

@@ -9,6 +9,9 @@
 // are of the global batch), each student's gradients (averaged before clipping and AdamW, so every
 // rank takes the same update), the losses, and the decision to stop; rank 0 writes every file.
 // Learning rate: linear warm-up over W steps, then cosine from lr down to lr * min_lr_ratio.
+// On CUDA in one process, each student's update (everything after the teacher) is recorded as a
+// CUDA graph after two eager steps and replayed from then on: the student's few hundred small
+// kernels per forward and backward otherwise leave the GPU idle half the time, waiting on launches.
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
@@ -30,6 +33,7 @@
 #include "linear/linear.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "util/cuda_graph.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/interrupt.h"
@@ -115,6 +119,13 @@ class Distiller {
   void open_out_dir();  // a fresh directory, or the state of its checkpoint (--resume)
   // One training step; returns each layer's (loss, target variance). Throws on a non-finite loss.
   std::vector<std::pair<double, double>> train_step(double lr);
+  // Student s learns to map `in` to `target`: bind, forward, loss, backward, (ranks: average
+  // the gradients), clip, AdamW apply. Returns the loss (0-dim fp32, on the device). The AdamW
+  // scalars must have been advanced; the gradients are left for the caller to clear.
+  at::Tensor update(Student& s, const at::Tensor& in, const at::Tensor& target, const Positions& pos);
+  // Records every student's update as a CUDA graph reading g_in_ / g_target_; false (and a
+  // message) if that fails, after which training stays eager.
+  bool capture_graphs(const Positions& pos);
   double model_flops_per_token();
   std::vector<LayerMetrics> evaluate_now() {
     return evaluate(*teacher_, students_, held_out_, std::max<int64_t>(1, o_.batch / world_), dtype_, o_.group);
@@ -149,6 +160,14 @@ class Distiller {
   double seconds_before_ = 0;  // training time of earlier runs (resume)
   DistillResult r_;
   std::ofstream log_;
+  // CUDA graphs: one per student, sharing one memory pool and two static inputs (the captured
+  // mixer input and target of the student being replayed).
+  bool use_graphs_ = false;
+  int64_t eager_steps_ = 0;  // steps run eagerly in this process (graphs are captured after 2)
+  std::vector<CudaGraph> graphs_;
+  std::vector<at::Tensor> graph_losses_;
+  at::Tensor g_in_, g_target_;
+  Positions g_pos_;
 };
 
 Distiller::Distiller(const DistillOptions& o) : o_(o) {
@@ -191,6 +210,8 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
   adamw_.weight_decay = o.weight_decay;
   students_ = make_students(*teacher_, settings_, layers_, o.seed, adamw_);
   r_.total_steps = total_;
+  // Graphs need fixed shapes (every step is batch x seq_len) and no collective inside the update.
+  use_graphs_ = o.cuda_graph && teacher_->device().is_cuda() && !o.group;
 
   fingerprint_ = {{"model", fs::absolute(o.model_dir).lexically_normal().string()}, {"mixer", o.mixer},
                   {"linear_attention", settings_.to_json()}, {"data", path_strings(files_)},
@@ -256,26 +277,30 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     if (o_.group) o_.group->all_reduce(means, dist::Reduce::kAvg);  // equal shares: mean of means
   }
   std::vector<at::Tensor> losses, vars;
+  if (use_graphs_ && eager_steps_ >= 2 && graphs_.empty()) {
+    g_in_ = at::empty_like(cap.in[0]);
+    g_target_ = at::empty(cap.out[0].sizes(), cap.out[0].options().dtype(at::kFloat));
+    use_graphs_ = capture_graphs(pos);
+  }
   for (size_t i = 0; i < L; ++i) {
     Student& s = students_[i];
     if (o_.poison_capture) o_.poison_capture(step_ + 1, s.layer, cap.in[i], cap.out[i]);
-    s.bind(dtype_);
     const at::Tensor target = cap.out[i].to(at::kFloat);
-    at::Tensor loss = (s.module->forward(cap.in[i], pos, nullptr).to(at::kFloat) - target).pow(2).mean();
-    loss.backward();
-    if (o_.group) {  // data parallel: this student's mean gradient over the global batch, on every rank
-      std::vector<at::Tensor> grads;
-      for (auto& m : s.masters) grads.push_back(m.grad());
-      o_.group->all_reduce(grads, dist::Reduce::kAvg);  // one packed collective per student
+    s.opt.advance(lr);
+    if (use_graphs_) {
+      g_in_.copy_(cap.in[i]);
+      g_target_.copy_(target);
+      graphs_[i].replay();
+      losses.push_back(graph_losses_[i]);
+    } else {
+      losses.push_back(update(s, cap.in[i], target, pos));
+      s.opt.zero_grad();
     }
-    clip_grad_norm(s.masters, o_.clip);
-    s.opt.step(lr);
-    s.opt.zero_grad();
     at::NoGradGuard ng;
-    losses.push_back(loss.detach());
     vars.push_back((target - means[0][static_cast<int64_t>(i)]).pow(2).mean());
     cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
   }
+  if (!use_graphs_) ++eager_steps_;
   // One host sync per step: every loss at once (averaged over ranks), checked for NaN / Inf.
   std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
   if (o_.group) o_.group->all_reduce(lvv, dist::Reduce::kAvg);
@@ -294,6 +319,48 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     out.emplace_back(loss, vv[i].item<double>());
   }
   return out;
+}
+
+at::Tensor Distiller::update(Student& s, const at::Tensor& in, const at::Tensor& target, const Positions& pos) {
+  s.bind(dtype_);
+  at::Tensor loss = (s.module->forward(in, pos, nullptr).to(at::kFloat) - target).pow(2).mean();
+  loss.backward();
+  if (o_.group) {  // data parallel: this student's mean gradient over the global batch, on every rank
+    std::vector<at::Tensor> grads;
+    for (auto& m : s.masters) grads.push_back(m.grad());
+    o_.group->all_reduce(grads, dist::Reduce::kAvg);  // one packed collective per student
+  }
+  clip_grad_norm(s.masters, o_.clip);
+  s.opt.apply();
+  return loss.detach();
+}
+
+bool Distiller::capture_graphs(const Positions& pos) {
+  g_pos_ = pos;
+  graphs_.resize(students_.size());
+  graph_losses_.resize(students_.size());
+  for (size_t i = 0; i < students_.size(); ++i) {
+    Student& s = students_[i];
+    // Gradients the graph accumulates into and clears in place (eager steps drop them instead).
+    for (auto& m : s.masters) m.mutable_grad() = at::zeros_like(m);
+    const std::string why = graphs_[i].capture(
+        [&] {
+          graph_losses_[i] = update(s, g_in_, g_target_, g_pos_);
+          at::NoGradGuard ng;
+          for (auto& m : s.masters) m.mutable_grad().zero_();
+        },
+        i > 0 ? &graphs_[0] : nullptr);
+    if (!why.empty()) {
+      if (root_) fmt::print(stderr, "distill: no CUDA graphs ({}); training step by step\n", why);
+      for (auto& t : students_) t.opt.zero_grad();
+      graphs_.clear();
+      graph_losses_.clear();
+      return false;
+    }
+  }
+  if (root_)
+    fmt::print(stderr, "distill: from step {} each student's update replays as a CUDA graph\n", step_ + 1);
+  return true;
 }
 
 DistillResult Distiller::run() {
@@ -361,6 +428,7 @@ DistillResult Distiller::run() {
   r_.steps = step_;
   r_.tokens = stream_->consumed() * o_.seq_len;
   r_.seconds = seconds();
+  r_.cuda_graphs = !graphs_.empty();
 
   if (step_ < total_) {  // stopped by a signal
     if (last_ckpt_ != step_ && root_) save_checkpoint(o_.out_dir, students_, state(r_.seconds));
@@ -412,7 +480,7 @@ void Distiller::write_outputs() {
                      {"betas", {adamw_.beta1, adamw_.beta2}}, {"eps", adamw_.eps}, {"weight_decay", o_.weight_decay},
                      {"clip", o_.clip}, {"batch", o_.batch}, {"steps", total_}, {"seed", o_.seed}}},
       {"device", teacher_->device().str()}, {"processes", world_}, {"dtype", dtype_name(dtype_)},
-      {"seconds", r_.seconds},
+      {"seconds", r_.seconds}, {"cuda_graphs", r_.cuda_graphs},
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
       {"model_flops_per_token", flops}, {"model_tflops_per_second", r_.seconds > 0 ? flops * r_.tokens / r_.seconds / 1e12 : 0.0},
       {"peak_memory_bytes", peak_memory_bytes(teacher_->device())},

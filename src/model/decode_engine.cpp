@@ -1,38 +1,25 @@
 #include "model/decode_engine.h"
 
+#include <fmt/core.h>
 #include <torch/torch.h>
 
 #include "model/model.h"
-
-#ifdef HYB_WITH_CUDA
-#include <ATen/cuda/CUDAGraph.h>
-#include <c10/cuda/CUDAGuard.h>
-#include <c10/cuda/CUDAStream.h>
-#endif
+#include "util/cuda_graph.h"
 
 namespace hyb {
 
-struct DecodeEngine::Graph {
-#ifdef HYB_WITH_CUDA
-  at::cuda::CUDAGraph graph;
-#endif
-  bool captured = false;
-};
-
 DecodeEngine::DecodeEngine(CausalLM& model, ModelCache& cache, bool use_graph)
-    : model_(model), cache_(cache), graph_(std::make_unique<Graph>()) {
+    : model_(model), cache_(cache), graph_(std::make_unique<CudaGraph>()) {
   const int64_t B = static_cast<int64_t>(cache.lengths.size());
   auto opts = at::TensorOptions().dtype(at::kLong).device(model.device());
   ids_ = at::zeros({B, 1}, opts);
   len_ = at::tensor(cache.lengths, at::kLong).to(model.device());
-#ifdef HYB_WITH_CUDA
   use_graph_ = use_graph && model.device().is_cuda();
-#endif
 }
 
 DecodeEngine::~DecodeEngine() = default;
 
-bool DecodeEngine::graphed() const { return graph_->captured; }
+bool DecodeEngine::graphed() const { return graph_->captured(); }
 
 at::Tensor DecodeEngine::run() {
   // positions = current lengths; mask_j = 0 if j <= pos else -inf, over the whole cache.
@@ -54,25 +41,22 @@ at::Tensor DecodeEngine::step(const at::Tensor& ids) {
   torch::NoGradGuard ng;
   ids_.copy_(ids.view({-1, 1}));
   at::Tensor out;
-#ifdef HYB_WITH_CUDA
   // Capture after two eager steps (kernels chosen, workspaces allocated), then replay. The
-  // capture itself records without executing, so the step it records is then replayed.
+  // capture itself records without executing, so the step it records is then replayed. A step
+  // that cannot be captured runs eagerly from then on.
   if (use_graph_ && steps_ >= 2) {
-    if (!graph_->captured) {
-      torch::cuda::synchronize();
-      auto stream = c10::cuda::getStreamFromPool();
-      {
-        c10::cuda::CUDAStreamGuard guard(stream);
-        graph_->graph.capture_begin();
-        logits_ = run();
-        graph_->graph.capture_end();
+    if (!graph_->captured()) {
+      const std::string why = graph_->capture([&] { logits_ = run(); });
+      if (!why.empty()) {
+        fmt::print(stderr, "decode: no CUDA graph ({}); decoding step by step\n", why);
+        use_graph_ = false;
       }
-      graph_->captured = true;
     }
-    graph_->graph.replay();
-    out = logits_;
+    if (graph_->captured()) {
+      graph_->replay();
+      out = logits_;
+    }
   }
-#endif
   if (!out.defined()) out = run();
   ++steps_;
   for (auto& n : cache_.lengths) n += 1;

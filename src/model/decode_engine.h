@@ -11,6 +11,7 @@
 namespace hyb {
 
 class CausalLM;
+class CudaGraph;
 class ModelCache;
 
 class DecodeEngine {
@@ -28,8 +29,7 @@ class DecodeEngine {
   CausalLM& model_;
   ModelCache& cache_;
   at::Tensor ids_, len_, logits_;  // static: [B,1] int64, [B] int64, [B,V]
-  struct Graph;
-  std::unique_ptr<Graph> graph_;
+  std::unique_ptr<CudaGraph> graph_;
   bool use_graph_ = false;
   int64_t steps_ = 0;
 };
