@@ -3,6 +3,8 @@
 #   scripts/gpu_run.sh build check linear distill eval search    # call A
 #   scripts/gpu_run.sh build decode                               # call B
 #   scripts/gpu_run.sh build stories mfu hf                       # call C
+#   scripts/gpu_run.sh build check graphs                         # distill's CUDA graphs vs op by op
+#   GPU_COUNTS="1 2" scripts/gpu_run.sh build dist                # on nvidia-h200-x2
 # Carry .deps (scripts/gpu_deps.sh) and .device (copies of the ../shared files used). Logs and
 # JSON land in $R. Each stage has its own time limit, so one slow stage cannot eat the call.
 # The device returns at most 8 files from $OUT: every stage writes into $R, packed into

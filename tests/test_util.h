@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <string>
 
+#include "util/files.h"
+
 namespace hyb::test {
 
 inline std::filesystem::path project_root() {
@@ -40,7 +42,7 @@ inline std::filesystem::path hybridize_binary() {
 // Temporary directory unique to the running test, removed and recreated.
 inline std::filesystem::path temp_dir(const std::string& name) {
   auto p = std::filesystem::temp_directory_path() / ("hyb_test_" + name);
-  std::filesystem::remove_all(p);
+  remove_tree(p);  // not std::filesystem::remove_all: see util/files.h
   std::filesystem::create_directories(p);
   return p;
 }

@@ -282,12 +282,13 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     g_target_ = at::empty(cap.out[0].sizes(), cap.out[0].options().dtype(at::kFloat));
     use_graphs_ = capture_graphs(pos);
   }
+  const bool graphed = use_graphs_ && !graphs_.empty();
   for (size_t i = 0; i < L; ++i) {
     Student& s = students_[i];
     if (o_.poison_capture) o_.poison_capture(step_ + 1, s.layer, cap.in[i], cap.out[i]);
     const at::Tensor target = cap.out[i].to(at::kFloat);
     s.opt.advance(lr);
-    if (use_graphs_) {
+    if (graphed) {
       g_in_.copy_(cap.in[i]);
       g_target_.copy_(target);
       graphs_[i].replay();
@@ -300,7 +301,7 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     vars.push_back((target - means[0][static_cast<int64_t>(i)]).pow(2).mean());
     cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
   }
-  if (!use_graphs_) ++eager_steps_;
+  if (!graphed) ++eager_steps_;
   // One host sync per step: every loss at once (averaged over ranks), checked for NaN / Inf.
   std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
   if (o_.group) o_.group->all_reduce(lvv, dist::Reduce::kAvg);
@@ -341,6 +342,10 @@ bool Distiller::capture_graphs(const Positions& pos) {
   graph_losses_.resize(students_.size());
   for (size_t i = 0; i < students_.size(); ++i) {
     Student& s = students_[i];
+    // The eager steps' casts in the module's slots keep their autograd graph, and with it each
+    // master's gradient accumulator, alive; that accumulator belongs to the default stream and
+    // would make the capture wait on it. Dropping them lets the capture create its own.
+    for (size_t k = 0; k < s.slots.size(); ++k) *s.slots[k] = s.masters[k].detach();
     // Gradients the graph accumulates into and clears in place (eager steps drop them instead).
     for (auto& m : s.masters) m.mutable_grad() = at::zeros_like(m);
     const std::string why = graphs_[i].capture(

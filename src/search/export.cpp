@@ -5,6 +5,7 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -51,14 +52,14 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
 
   // Build under OUT.tmp, then swap into place.
   const fs::path tmp = out_dir.string() + ".tmp";
-  fs::remove_all(tmp);
+  remove_tree(tmp);
   fs::create_directories(tmp);
   save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
                         "vocab.json", "merges.txt", "tokenizer.model"})
     if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);
   write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
-  fs::remove_all(out_dir);
+  remove_tree(out_dir);
   fs::rename(tmp, out_dir);
 }
 
