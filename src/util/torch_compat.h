@@ -31,15 +31,7 @@ using optional = c10::optional<T>;
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 const at::Tensor& mask, double scale, bool is_causal = false);
 
-// Start and duration of a profiler event (torch::autograd::profiler::KinetoEvent), in us.
-template <typename Event>
-double event_start_us(const Event& e) {
-#if TORCH_VERSION_MAJOR >= 2
-  return e.startNs() * 1e-3;
-#else
-  return static_cast<double>(e.startUs());
-#endif
-}
+// Duration of a profiler event (torch::autograd::profiler::KinetoEvent), in us.
 template <typename Event>
 double event_duration_us(const Event& e) {
 #if TORCH_VERSION_MAJOR >= 2

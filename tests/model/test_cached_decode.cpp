@@ -93,5 +93,18 @@ TEST(CachedDecode, MixedAndAllLinear) {
   }
 }
 
+// The same on Hugging Face's tiny checkpoints (Qwen2 with q/k/v biases, Llama-3 with GQA): the
+// real weights, some layers swapped for modules initialised from their attention, others kept.
+TEST(CachedDecode, HfFixturesWithLinearLayers) {
+  HYB_REQUIRE_SHARED(fixtures, "data/fixtures");
+  for (const char* name : {"tiny-qwen2", "tiny-llama3"})
+    for (const char* kind : {"gla", "gdn", "jet"}) {
+      SCOPED_TRACE(std::string(name) + " " + kind);
+      auto m = CausalLM::load(fixtures / name, LoadOptions{});
+      replace_layers(*m, kind, {0, 2});
+      check_cached_equals_recompute(*m);
+    }
+}
+
 }  // namespace
 }  // namespace hyb
