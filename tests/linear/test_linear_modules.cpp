@@ -338,7 +338,7 @@ TEST_P(LinearModule, RandomInitIsSeededAndFollowsFla) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, LinearModule, ::testing::Values("gla", "gdn", "jet"),
+INSTANTIATE_TEST_SUITE_P(Linear, LinearModule, ::testing::Values("gla", "gdn", "jet"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
