@@ -48,10 +48,12 @@ for stage in "$@"; do
         cp /tmp/q15-dist$n/distill.json "$R/dist_distill_$n.json" 2>/dev/null
         [ -f /tmp/q15-gdn/linear.safetensors ] || cp -r /tmp/q15-dist$n /tmp/q15-gdn
       done
-      n=${counts##* }
-      timeout 400 $H search --model /tmp/q15 --linear /tmp/q15-gdn/linear.safetensors --task pubmedqa --split test \
-        --tasks-dir $S/tasks --max-drop 1 --replace 1 --device cuda --gpus $n --out /tmp/search-dist 2>&1 | tail -8
-      cp /tmp/search-dist/summary.json "$R/dist_search_summary.json" 2>/dev/null ;;
+      for n in ${SEARCH_COUNTS:-${counts##* }}; do  # one greedy round on n GPUs (SEARCH_COUNTS="1 2": both, same machine)
+        rm -rf /tmp/search-dist$n
+        timeout 400 $H search --model /tmp/q15 --linear /tmp/q15-gdn/linear.safetensors --task pubmedqa --split test \
+          --tasks-dir $S/tasks --max-drop 1 --replace 1 --device cuda --gpus $n --out /tmp/search-dist$n 2>&1 | tail -8
+        cp /tmp/search-dist$n/summary.json "$R/dist_search_summary_$n.json" 2>/dev/null
+      done ;;
     eval) q15
       for i in 1 2; do timeout 200 $H eval --model /tmp/q15 --task pubmedqa --tasks-dir $S/tasks --device cuda \
         --out "$R/eval_pubmedqa.json" --no-progress 2>&1 | tail -4; done ;;
