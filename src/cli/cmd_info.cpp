@@ -30,9 +30,17 @@ void add_info(CLI::App& app) {
     const double bytes = static_cast<double>(params) * (c.dtype == "float32" ? 4 : 2);
     fmt::print("dtype        {} (weights {:.1f} MiB in this dtype)\n", c.dtype, bytes / (1 << 20));
     const int64_t ctx = c.max_position_embeddings;
-    fmt::print("cache        {:.1f} KiB per token per sequence ({:.1f} MiB at the full context of {})\n",
-               model->cache_bytes(1, 1024, parse_dtype(c.dtype, "config")) / 1024.0 / 1024.0,
-               model->cache_bytes(1, ctx, parse_dtype(c.dtype, "config")) / double(1 << 20), ctx);
+    // Per sequence: attention layers' K/V grow with the tokens; linear layers keep a fixed state
+    // (the cache of an empty sequence).
+    const at::ScalarType dt = parse_dtype(c.dtype, "config");
+    const double fixed = static_cast<double>(model->cache_bytes(1, 0, dt));
+    const double per_token = (static_cast<double>(model->cache_bytes(1, 1024, dt)) - fixed) / 1024;
+    auto size = [](double b) {
+      return b < (1 << 20) ? fmt::format("{:.1f} KiB", b / 1024) : fmt::format("{:.1f} MiB", b / (1 << 20));
+    };
+    fmt::print("cache        {} per token per sequence (K/V) + {} of linear state per sequence ({} at the full "
+               "context of {})\n",
+               size(per_token), size(fixed), size(static_cast<double>(model->cache_bytes(1, ctx, dt))), ctx);
   });
 }
 

@@ -200,11 +200,23 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, 
   m->embed_ = normal({V, D});
   m->final_norm_ = ones(D);
   m->lm_head_ = c.tie_word_embeddings ? m->embed_ : normal({V, D});
+  // Linear layers of a hybrid config get freshly initialised modules (their own seeded init). A
+  // config built in code may leave layer_types empty: all full attention.
+  if (m->cfg_.layer_types.size() != static_cast<size_t>(c.num_layers))
+    m->cfg_.layer_types.assign(c.num_layers, "full_attention");
+  const bool hybrid = m->cfg_.num_linear_layers() > 0;
+  const LinearSettings linear = hybrid ? LinearSettings::from_json(c.linear, "config linear_attention") : LinearSettings{};
   for (int64_t l = 0; l < c.num_layers; ++l) {
     DecoderLayer layer;
     layer.input_norm = ones(D);
     layer.post_norm = ones(D);
     layer.mlp = Mlp{normal({I, D}), normal({I, D}), normal({D, I})};
+    if (m->cfg_.is_linear(l)) {
+      layer.mixer = make_linear_mixer(linear, seed + static_cast<uint64_t>(l));
+      for (auto& [name, t] : layer.mixer->parameters("")) *t = t->to(device, dtype);
+      m->layers_.push_back(std::move(layer));
+      continue;
+    }
     AttentionWeights w;
     w.hidden_size = D, w.num_heads = H, w.num_kv_heads = Hkv, w.head_dim = d;
     w.wq = normal({H * d, D});
@@ -215,7 +227,6 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, 
     layer.mixer = std::make_unique<Attention>(std::move(w), m->rope_);
     m->layers_.push_back(std::move(layer));
   }
-  m->cfg_.layer_types.assign(c.num_layers, "full_attention");
   return m;
 }
 

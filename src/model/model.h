@@ -54,7 +54,8 @@ class CausalLM : public Module {
   // Loads DIR/config.json and its safetensors; validates every tensor name, shape and dtype
   // against the config (missing or unexpected tensors are errors naming the file).
   static std::unique_ptr<CausalLM> load(const std::filesystem::path& dir, const LoadOptions& opt = {});
-  // Random weights for a config (shape-true benchmarks): N(0, 0.02), norms 1.
+  // Random weights for a config (shape-true benchmarks): N(0, 0.02), norms 1; the linear layers
+  // of a hybrid config (layer_types) are freshly initialised modules of its linear_attention.
   // On CUDA the weights are drawn there (seeded by the global CUDA generator).
   static std::unique_ptr<CausalLM> random(const ModelConfig& cfg, uint64_t seed,
                                           at::ScalarType dtype = at::kFloat, at::Device device = at::kCPU);
