@@ -2,6 +2,9 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -45,6 +48,19 @@ inline std::filesystem::path temp_dir(const std::string& name) {
   remove_tree(p);  // not std::filesystem::remove_all: see util/files.h
   std::filesystem::create_directories(p);
   return p;
+}
+
+// Runs a shell command and returns what it wrote to stdout (add " 2>&1" to `cmd` for stderr too);
+// rc is its exit status, -1 if it did not exit normally.
+inline std::string run_command(const std::string& cmd, int& rc) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return rc = -1, out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int status = pclose(p);
+  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
 }
 
 }  // namespace hyb::test

@@ -15,15 +15,8 @@
 namespace hyb {
 namespace {
 
-std::string run(const std::string& cmd, int& rc) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
-  const int status = p ? pclose(p) : -1;
-  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
+// The command's stdout and stderr together.
+std::string run(const std::string& cmd, int& rc) { return test::run_command(cmd + " 2>&1", rc); }
 
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;

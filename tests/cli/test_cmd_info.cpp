@@ -9,19 +9,11 @@
 
 #include "../test_util.h"
 
+using hyb::test::run_command;
+
 namespace {
 
-std::string run(const std::string& cmd, int& rc) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
+// The line of `text` that starts with `head` ("" if none).
 std::string line_starting(const std::string& text, const std::string& head) {
   const size_t at = text.find("\n" + head);
   if (at == std::string::npos) return "";
@@ -36,7 +28,8 @@ TEST(CliInfo, CacheLineSeparatesKvFromLinearState) {
   int rc = -1;
   // stories260K: 5 layers, 4 kv heads of 8, fp32, context 512. K and V: 2 * 4 * 8 * 4 B = 256 B per
   // token and layer, 1,280 B per token = 1.25 KiB; 640 KiB at 512 tokens.
-  const std::string full = run(std::string("'") + bin + "' info --model '" + model.string() + "'", rc);
+  const std::string full =
+      run_command(std::string("'") + bin + "' info --model '" + model.string() + "'", rc);
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(line_starting(full, "cache"),
             "cache        1.2 KiB per token per sequence (K/V) + 0.0 KiB of linear state per sequence "
@@ -48,17 +41,18 @@ TEST(CliInfo, CacheLineSeparatesKvFromLinearState) {
   nlohmann::json cfg;
   std::ifstream(model / "config.json") >> cfg;
   cfg["layer_types"] = std::vector<std::string>(5, "linear_attention");
-  cfg["linear_attention"] = {{"kind", "gdn"},          {"hidden_size", 64},  {"num_heads", 8},
-                             {"num_kv_heads", 4},      {"head_dim", 8},      {"chunk_size", 64},
-                             {"conv_size", 4},         {"gate_low_rank", 16}, {"gate_logit_normalizer", 16.0},
-                             {"norm_eps", 1e-6},       {"qkv_bias", false}};
+  cfg["linear_attention"] = {{"kind", "gdn"},         {"hidden_size", 64},   {"num_heads", 8},
+                             {"num_kv_heads", 4},     {"head_dim", 8},       {"chunk_size", 64},
+                             {"conv_size", 4},        {"gate_low_rank", 16}, {"gate_logit_normalizer", 16.0},
+                             {"norm_eps", 1e-6},      {"qkv_bias", false}};
   const auto dir = hyb::test::temp_dir("cli_info_gdn");
   std::ofstream(dir / "config.json") << cfg.dump();
-  const std::string made = run(std::string("'") + bin + "' random-model --config '" + (dir / "config.json").string() +
-                                   "' --dtype float32 --out '" + (dir / "m").string() + "' 2>&1",
-                               rc);
+  const std::string exe = std::string("'") + bin + "' ";
+  const std::string made = run_command(exe + "random-model --config '" + (dir / "config.json").string() +
+                                           "' --dtype float32 --out '" + (dir / "m").string() + "' 2>&1",
+                                       rc);
   ASSERT_EQ(rc, 0) << made;
-  const std::string hybrid = run(std::string("'") + bin + "' info --model '" + (dir / "m").string() + "'", rc);
+  const std::string hybrid = run_command(exe + "info --model '" + (dir / "m").string() + "'", rc);
   EXPECT_EQ(rc, 0) << hybrid;
   EXPECT_EQ(line_starting(hybrid, "cache"),
             "cache        0.0 KiB per token per sequence (K/V) + 21.2 KiB of linear state per sequence "

@@ -8,21 +8,7 @@
 
 #include "../test_util.h"
 
-namespace {
-
-// Runs a shell command, returns its stdout and sets rc to its exit status.
-std::string run(const std::string& cmd, int& rc) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
-}  // namespace
+using hyb::test::run_command;
 
 TEST(CliTokenize, IdsPiecesStdinAndErrors) {
   HYB_REQUIRE_BINARY(bin);
@@ -31,16 +17,16 @@ TEST(CliTokenize, IdsPiecesStdinAndErrors) {
   const std::string exe = std::string("'") + bin + "' tokenize --model '";
   int rc = -1;
   // "Hello world" in Llama-3: BOS, "Hello", " world".
-  EXPECT_EQ(run(exe + llama3.string() + "' --text 'Hello world'", rc), "[128000,9906,1917]\n");
+  EXPECT_EQ(run_command(exe + llama3.string() + "' --text 'Hello world'", rc), "[128000,9906,1917]\n");
   EXPECT_EQ(rc, 0);
-  EXPECT_EQ(run(exe + llama3.string() + "' --no-special --pieces --text 'Hello world'", rc),
+  EXPECT_EQ(run_command(exe + llama3.string() + "' --no-special --pieces --text 'Hello world'", rc),
             "[\"Hello\",\"Ġworld\"]\n");
   // One array per stdin line.
-  EXPECT_EQ(run("printf 'a b\\nc\\n' | " + exe + llama2.string() + "' --no-special --pieces", rc),
+  EXPECT_EQ(run_command("printf 'a b\\nc\\n' | " + exe + llama2.string() + "' --no-special --pieces", rc),
             "[\"▁a\",\"▁b\"]\n[\"▁c\"]\n");
   // A directory without tokenizer.json: error naming the file, non-zero exit.
   const auto empty = hyb::test::temp_dir("cli_tokenize_empty");
-  const std::string err = run(exe + empty.string() + "' --text x 2>&1", rc);
+  const std::string err = run_command(exe + empty.string() + "' --text x 2>&1", rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(err.find("tokenizer.json"), std::string::npos) << err;
 }

@@ -15,12 +15,9 @@ namespace {
 
 // Runs a shell command; returns (exit status, stdout + stderr).
 std::pair<int, std::string> run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+  int rc = -1;
+  std::string out = test::run_command(cmd + " 2>&1", rc);
+  return {rc, out};
 }
 
 TEST(EvalCli, ResultsAndSamples) {
