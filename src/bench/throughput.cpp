@@ -20,7 +20,7 @@ nlohmann::json ThroughputRow::to_json() const {
           {"batch", batch},             {"prefill_tokens_per_s", prefill_tok_s},
           {"decode_tokens_per_s", decode_tok_s}, {"peak_memory_bytes", peak_bytes},
           {"kv_cache_bytes", kv_bytes}, {"state_bytes", state_bytes},     {"weight_bytes", weight_bytes},
-          {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}};
+          {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}, {"decode_cuda_graph", cuda_graph}};
 }
 
 ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
@@ -37,6 +37,7 @@ ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
   r.weight_bytes = j.at("weight_bytes").get<int64_t>();
   r.bound_tok_s = j.at("decode_bound_tokens_per_s").get<double>();
   r.speedup = j.at("speedup").get<double>();
+  r.cuda_graph = j.value("decode_cuda_graph", false);  // absent in rows written before it was recorded
   return r;
 }
 
@@ -90,6 +91,7 @@ ThroughputRow measure_throughput(CausalLM& model, const std::string& config, con
     for (int64_t i = 0; i < new_tokens; ++i) next = engine.step(next).argmax(-1);
     synchronize(dev);
     double t2 = now();
+    row.cuda_graph = engine.graphed();
     if (t_prefill) *t_prefill = t1 - t0;
     if (t_decode) *t_decode = t2 - t1;
     row.kv_bytes = cache->kv_bytes();

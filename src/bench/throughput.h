@@ -30,6 +30,7 @@ struct ThroughputRow {
   int64_t peak_bytes = 0, kv_bytes = 0, state_bytes = 0, weight_bytes = 0;
   double bound_tok_s = 0;  // batch / (bytes read per step / bandwidth)
   double speedup = 1.0;    // decode tok/s over the full-attention model at this context
+  bool cuda_graph = false;  // the timed decoding steps replayed as one CUDA graph
   nlohmann::json to_json() const;
   static ThroughputRow from_json(const nlohmann::json& j);  // throws nlohmann's errors on a missing field
 };

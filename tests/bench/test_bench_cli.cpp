@@ -48,6 +48,7 @@ TEST(BenchCli, RowsPlotAndFrom) {
     EXPECT_GT(r.decode_tok_s, 0);
     EXPECT_GT(r.kv_bytes, 0);  // 2 of 4 layers stay attention in the hybrid
     EXPECT_EQ(r.state_bytes > 0, r.num_linear == 2);
+    EXPECT_FALSE(j.at("decode_cuda_graph").get<bool>());  // CPU: no graph, and the row says so
   }
   // The KV cache grows with the context, the linear state does not.
   EXPECT_GT(rows[1]["kv_cache_bytes"].get<int64_t>(), rows[0]["kv_cache_bytes"].get<int64_t>());
