@@ -14,6 +14,7 @@
 #include "linear/linear.h"
 #include "model/model.h"
 #include "search/search.h"
+#include "util/device.h"
 #include "util/error.h"
 #include "util/plot.h"
 #include "util/threads.h"
@@ -132,7 +133,7 @@ void add_bench(CLI::App& app) {
       return;
     }
     if (a->model.empty() && a->config.empty()) fail("--model", "give --model DIR or --config CONFIG.json");
-    const at::Device dev(a->device);
+    const at::Device dev = parse_device(a->device);
     const at::ScalarType dtype = a->dtype.empty() ? (dev.is_cuda() ? at::kBFloat16 : at::kFloat)
                                                   : parse_dtype(a->dtype, "--dtype");
     ThroughputOptions opt;

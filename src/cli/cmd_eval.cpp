@@ -77,9 +77,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--samples", a->samples, "Write one JSON line per document (requests, log-likelihoods, prediction, gold)");
   cmd->add_option("--dump-requests", a->dump,
                   "Write every request's token ids (untruncated unless --max-length) and exit: no model needed");
-  cmd->add_option("--device", a->device, "cpu or cuda");
-  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, checkpoint's on CUDA)");
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, one for models narrower than 256)");
+  add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_flag("--list-tasks", a->list, "List the built-in tasks and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar");
   cmd->callback([a] {

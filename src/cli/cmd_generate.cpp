@@ -51,9 +51,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Sampling seed");
   cmd->add_flag("--print-ids", a->print_ids, "Print token ids (one per line) instead of text");
   cmd->add_flag("--no-stop", a->no_stop, "Do not stop at the end-of-sequence token");
-  cmd->add_option("--device", a->device, "cpu or cuda");
-  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, checkpoint's on CUDA)");
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
+  add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->callback([a] {
     torch::NoGradGuard ng;
     auto model = load_model(a->model, a->device, a->dtype, a->threads);

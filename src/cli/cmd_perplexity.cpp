@@ -40,9 +40,7 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("--sequences", a->sequences, "Sequences scored (the first ones of --data)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", a->batch, "Sequences per forward")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--device", a->device, "cpu or cuda")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16 (default: fp32 on CPU, the checkpoint's on CUDA)");
-  cmd->add_option("--threads", a->threads, "CPU threads");
+  add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_option("--json", a->json, "Also write the results to this JSON file");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
   cmd->callback([a] {

@@ -57,9 +57,7 @@ void add_search(CLI::App& app) {
   cmd->add_flag("--no-prefix-cache", a->no_prefix_cache, "Recompute every layer for every candidate");
   cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)");
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
-  cmd->add_option("--device", a->device, "cpu or cuda");
-  cmd->add_option("--dtype", a->dtype, "float32 or bfloat16");
-  cmd->add_option("--threads", a->threads, "CPU threads");
+  add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_option("--gpus", a->gpus,
                   "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): each round's candidates "
                   "are split across them")

@@ -15,6 +15,8 @@ namespace hyb::cli {
 // threads for its size (util/threads).
 std::unique_ptr<CausalLM> load_model(const std::string& dir, const std::string& device, const std::string& dtype,
                                      int threads);
+// The --device, --dtype and --threads flags of those commands, one help text for all.
+void add_compute_options(CLI::App* cmd, std::string& device, std::string& dtype, int& threads);
 
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);

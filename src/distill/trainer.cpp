@@ -84,18 +84,6 @@ std::string format_layer_list(const std::vector<int64_t>& layers) {
 
 namespace {
 
-// "auto" (CUDA when this build and machine have it), "cpu", "cuda", "cuda:N".
-at::Device parse_device(const std::string& name) {
-  if (name == "auto" || name.empty()) return at::hasCUDA() ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
-  if (name != "cpu" && !at::hasCUDA()) fail("--device", "{}: this build or machine has no CUDA", name);
-  try {
-    return at::Device(name);
-  } catch (const std::exception&) {
-    fail("--device", "'{}' is not cpu, cuda, cuda:N or auto", name);
-  }
-}
-
 std::vector<std::string> path_strings(const std::vector<fs::path>& v) {
   std::vector<std::string> s;
   for (const auto& p : v) s.push_back(p.string());

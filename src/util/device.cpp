@@ -5,6 +5,8 @@
 #include <fstream>
 #include <string>
 
+#include "util/error.h"
+
 #ifdef HYB_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <cuda_runtime_api.h>
@@ -24,6 +26,17 @@ int64_t meminfo_kb(const std::string& key) {
   return 0;
 }
 }  // namespace
+
+c10::Device parse_device(const std::string& name, const std::string& flag) {
+  if (name == "auto" || name.empty()) return cuda_available() ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
+  if (name != "cpu" && name.rfind("cuda", 0) != 0) fail(flag, "'{}' is not cpu, cuda, cuda:N or auto", name);
+  if (name != "cpu" && !cuda_available()) fail(flag, "{}: this build or machine has no CUDA", name);
+  try {
+    return c10::Device(name);
+  } catch (const std::exception&) {
+    fail(flag, "'{}' is not cpu, cuda, cuda:N or auto", name);
+  }
+}
 
 bool cuda_available() {
 #ifdef HYB_WITH_CUDA

@@ -4,10 +4,14 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <string>
 
 namespace hyb {
 
 bool cuda_available();
+// A --device value: "cpu", "cuda", "cuda:N", or "auto" / "" (CUDA when this build and machine
+// have it, else CPU). Throws hyb::Error naming `flag` for anything else or CUDA without a GPU.
+c10::Device parse_device(const std::string& name, const std::string& flag = "--device");
 void synchronize(c10::Device d);            // wait for queued work (no-op on CPU)
 int64_t free_memory_bytes(c10::Device d);   // CUDA: cudaMemGetInfo free; CPU: MemAvailable
 int64_t total_memory_bytes(c10::Device d);
