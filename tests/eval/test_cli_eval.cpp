@@ -57,5 +57,16 @@ TEST(EvalCli, MalformedDataNamesFileAndLine) {
   EXPECT_NE(out.find("bad.jsonl:2"), std::string::npos) << out;
 }
 
+// A device that is not one gets one line naming the flag, from every model-running command.
+TEST(EvalCli, BadDeviceNamesTheFlag) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  HYB_REQUIRE_BINARY(bin);
+  for (const char* command : {"eval --task arc_easy", "generate --prompt x", "perplexity --data x"}) {
+    auto [rc, out] = run(fmt::format("{} {} --model {} --device gpu", bin, command, model.string()));
+    EXPECT_EQ(rc, 1) << command;
+    EXPECT_EQ(out, "error: --device: 'gpu' is not cpu, cuda, cuda:N or auto\n") << command;
+  }
+}
+
 }  // namespace
 }  // namespace hyb
