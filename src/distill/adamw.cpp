@@ -29,15 +29,15 @@ void AdamW::advance(double lr) {
   if (!scalars_.defined()) scalars_ = at::empty({3}, p_[0].options().requires_grad(false));
   // Written by fills (the value travels as a kernel argument: no copy, no host sync).
   at::NoGradGuard ng;
-  scalars_[0].fill_(lr / bc1);
-  scalars_[1].fill_(1 / std::sqrt(bc2));
+  scalars_[0].fill_(-lr / bc1);
+  scalars_[1].fill_(std::sqrt(bc2));
   scalars_[2].fill_(1 - lr * opt_.weight_decay);
 }
 
 void AdamW::apply() {
   at::NoGradGuard ng;
   const double b1 = opt_.beta1, b2 = opt_.beta2;
-  const at::Tensor step_size = scalars_[0], inv_sqrt_bc2 = scalars_[1], decay = scalars_[2];
+  const at::Tensor neg_step = scalars_[0], sqrt_bc2 = scalars_[1], decay = scalars_[2];
   for (size_t i = 0; i < p_.size(); ++i) {
     const at::Tensor& g = p_[i].grad();
     if (!g.defined()) continue;
@@ -45,9 +45,11 @@ void AdamW::apply() {
     m_[i].mul_(b1).add_(g, 1 - b1);
     v_[i].mul_(b2).addcmul_(g, g, 1 - b2);
     if (decay_[i] && opt_.weight_decay != 0) p.mul_(decay);
-    // sqrt(v^) + eps = sqrt(v_t) / sqrt(bc2) + eps; the step is lr / bc1 * m_t / that.
-    const at::Tensor denom = (v_[i].sqrt() * inv_sqrt_bc2).add_(opt_.eps);
-    p.addcmul_(m_[i] / denom, step_size, -1.0);
+    // sqrt(v^) + eps = sqrt(v_t) / sqrt(bc2) + eps; the step is lr / bc1 * m_t / that. Written as
+    // p + ((-lr / bc1) m_t) / denom, the same float operations in the same order as addcdiv_ with
+    // a host scalar did before the scalars moved to the device (so runs reproduce bit for bit).
+    const at::Tensor denom = (v_[i].sqrt() / sqrt_bc2).add_(opt_.eps);
+    p.addcdiv_(m_[i] * neg_step, denom, 1.0);
   }
 }
 

@@ -30,7 +30,7 @@ class AdamW {
   // One update from each parameter's .grad() (parameters without a gradient are left alone):
   // advance(lr) then apply().
   void step(double lr);
-  // The host half of a step: counts it and writes its scalars (lr / (1 - b1^t), 1 / sqrt(1 - b2^t),
+  // The host half of a step: counts it and writes its scalars (-lr / (1 - b1^t), sqrt(1 - b2^t),
   // 1 - lr wd) into a device tensor that apply() reads, so that apply() can be recorded once in a
   // CUDA graph and replayed every step.
   void advance(double lr);
@@ -49,7 +49,7 @@ class AdamW {
   std::vector<bool> decay_;
   AdamWOptions opt_;
   int64_t t_ = 0;
-  at::Tensor scalars_;  // [3] fp32 on the parameters' device: step size, 1/sqrt(bc2), decay factor
+  at::Tensor scalars_;  // [3] fp32 on the parameters' device: -step size, sqrt(bc2), decay factor
 };
 
 // Scales the gradients of `params` so that their joint L2 norm is at most max_norm (when
