@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # The session's GPU work in stages, so that one device call can run several:
+#   scripts/gpu_run.sh kernels                                    # fused kernels alone vs fla (no build)
+#   scripts/gpu_run.sh build fused check distill                  # fused kernels through LibTorch
 #   scripts/gpu_run.sh build check linear distill eval search    # call A
 #   scripts/gpu_run.sh build decode                               # call B
 #   scripts/gpu_run.sh build stories mfu hf                       # call C
@@ -18,6 +20,11 @@ export LD_LIBRARY_PATH="$PWD/.deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export HYB_SHARED="$PWD/.device/shared" NCCL_NVLS_ENABLE=0
 S=$HYB_SHARED/data
 H=build-gpu/hybridize
+fla() {  # flash-linear-attention (pure Python, .whl/ carried) for the peer timings
+  [ -d /tmp/site/fla ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site
+}
 q15() {  # shape-true random Qwen2.5-1.5B with the real Qwen2 tokenizer
   [ -f /tmp/q15/config.json ] || { $H random-model --config $S/configs/qwen2.5-1.5b.json --out /tmp/q15 --dtype bfloat16 | tail -1;
     cp $S/tokenizers/qwen2/* /tmp/q15/; }
@@ -26,6 +33,11 @@ for stage in "$@"; do
   t0=$(date +%s); echo "=== $stage"
   case $stage in
     build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
+    kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
+      PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py --check --time \
+        --ops ${OPS:-gla,gated_delta} --build-dir $R/kernels --json $R/fused_kernels.json 2>&1 | tee $R/fused_kernels.txt | tail -80 ;;
+    fused) timeout 300 build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
+             | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
     linear) timeout 300 build-gpu/bench_linear --device cuda --profile 2>&1 | tee "$R/bench_linear.txt" | tail -60 ;;
@@ -33,7 +45,7 @@ for stage in "$@"; do
       for mixer in gla gdn jet; do
         timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
           --tokens $((8 * 1024 * 12)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15-$mixer \
-          --no-progress > "$R/distill_$mixer.log" 2>&1; tail -3 "$R/distill_$mixer.log"
+          --kernels ${KERNELS:-fused} --no-progress > "$R/distill_$mixer.log" 2>&1; tail -3 "$R/distill_$mixer.log"
         python3 -c "import json;d=json.load(open('/tmp/q15-$mixer/distill.json'));print('$mixer tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
         cp /tmp/q15-$mixer/distill.json "$R/distill_$mixer.json" 2>/dev/null
       done ;;

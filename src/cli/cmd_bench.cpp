@@ -119,6 +119,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default 4.3e12 on CUDA, 2e10 on CPU)");
   cmd->add_flag("--no-graph", a->no_graph, "Decode without CUDA graphs");
+  add_kernels_option(cmd);
   cmd->add_option("--out", a->out, "Write the rows as JSON (rewritten after every row)");
   cmd->add_option("--plot", a->plot, "SVG of decode tokens/s against linear layers per context (default: --out with .svg)");
   cmd->add_option("--threads", a->threads, "CPU threads");

@@ -51,6 +51,7 @@ void add_distill(CLI::App& app) {
   a->device = "auto";
   cmd->add_option("--device", a->device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "Compute dtype (default: bfloat16 on CUDA, float32 on CPU)");
+  add_kernels_option(cmd);
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");

@@ -16,7 +16,11 @@ namespace hyb::cli {
 std::unique_ptr<CausalLM> load_model(const std::string& dir, const std::string& device, const std::string& dtype,
                                      int threads);
 // The --device, --dtype and --threads flags of those commands, one help text for all.
+// Also adds --kernels (add_kernels_option).
 void add_compute_options(CLI::App* cmd, std::string& device, std::string& dtype, int& threads);
+// --kernels fused|reference: which implementation runs the linear modules' chunked forms on CUDA
+// (linear/ops/dispatch.h); set process-wide as the flag is parsed.
+void add_kernels_option(CLI::App* cmd);
 
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);

@@ -31,6 +31,7 @@
 #include "dist/process_group.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
+#include "linear/ops/dispatch.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/cuda_graph.h"
@@ -454,6 +455,12 @@ double Distiller::model_flops_per_token() {
   return teacher + students;
 }
 
+// Model FLOPs per second over the GPU's datasheet bf16 peak; null where the peak is unknown.
+nlohmann::json mfu(double flops_per_second, c10::Device d) {
+  const double peak = datasheet_bf16_tflops(d);
+  return peak > 0 ? nlohmann::json(flops_per_second / (peak * 1e12)) : nlohmann::json(nullptr);
+}
+
 void Distiller::write_outputs() {
   std::map<int64_t, TokenMixer*> modules;
   for (auto& s : students_) {
@@ -477,6 +484,11 @@ void Distiller::write_outputs() {
       {"tokens_per_second", r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0},
       {"model_flops_per_token", flops}, {"model_tflops_per_second", r_.seconds > 0 ? flops * r_.tokens / r_.seconds / 1e12 : 0.0},
       {"peak_memory_bytes", peak_memory_bytes(teacher_->device())},
+      {"gpu", device_name(teacher_->device())},
+      {"mfu", mfu(flops * (r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0), teacher_->device())},
+      {"linear_kernels", ops::fused_kernels_built() && ops::kernels() == ops::Kernels::kFused &&
+                                 teacher_->device().is_cuda() && dtype_ == at::kBFloat16
+                             ? "fused" : "reference"},
       {"metrics", start_end_metrics(r_.start, r_.end)}};
   write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");
   write_plots(o_.out_dir, layers_);

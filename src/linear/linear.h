@@ -8,7 +8,9 @@
 // Files: settings.cpp (LinearSettings, the factories), blocks.* (parts the modules share, the
 // cache), gla.cpp and gated_delta.cpp (the modules: parameters, gates, norms, cache handling),
 // ops/ (the recurrences as tensor functions: *_naive.cpp references beside the chunked + step
-// forms in gla.cpp / gated_delta.cpp, and the causal convolutions in conv.cpp).
+// forms in gla.cpp / gated_delta.cpp, and the causal convolutions in conv.cpp), ops/dispatch.*
+// (which implementation runs a chunked form) and ops/cuda/ (the fused CUDA kernels of the chunked
+// forms, forward and backward, on raw pointers, with their LibTorch autograd glue).
 #pragma once
 #include <nlohmann/json.hpp>
 

@@ -92,4 +92,20 @@ int64_t peak_memory_bytes(c10::Device d) {
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
 }
 
+std::string device_name(c10::Device d) {
+#ifdef HYB_WITH_CUDA
+  if (d.is_cuda()) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, d.has_index() ? d.index() : 0) == cudaSuccess) return p.name;
+  }
+#endif
+  return d.str();
+}
+
+double datasheet_bf16_tflops(c10::Device d) {
+  const std::string name = device_name(d);
+  if (name.find("H100") != std::string::npos || name.find("H200") != std::string::npos) return 989.0;
+  return 0.0;
+}
+
 }  // namespace hyb

@@ -17,5 +17,9 @@ int64_t free_memory_bytes(c10::Device d);   // CUDA: cudaMemGetInfo free; CPU: M
 int64_t total_memory_bytes(c10::Device d);
 void reset_peak_memory(c10::Device d);
 int64_t peak_memory_bytes(c10::Device d);   // CUDA: caching allocator peak; CPU: max RSS
+std::string device_name(c10::Device d);     // CUDA: the GPU's name; CPU: "cpu"
+// Dense bf16 tensor-core peak of the GPU by its datasheet (TFLOP/s), 0 when unknown (CPU, other
+// GPUs): H100 / H200 SXM 989. The denominator of the MFU that distill.json records.
+double datasheet_bf16_tflops(c10::Device d);
 
 }  // namespace hyb

@@ -68,5 +68,19 @@ TEST(EvalCli, BadDeviceNamesTheFlag) {
   }
 }
 
+// --kernels takes fused or reference, from every command that runs linear modules; anything else
+// is refused by the parser naming the flag (CLI11's exit code for a bad value is 105).
+TEST(EvalCli, BadKernelsNamesTheFlag) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  HYB_REQUIRE_BINARY(bin);
+  for (const char* command : {"eval --task arc_easy", "generate --prompt x", "perplexity --data x",
+                              "distill --mixer gla --data x --out /nonexistent/x", "bench"}) {
+    auto [rc, out] = run(fmt::format("{} {} --model {} --kernels triton", bin, command, model.string()));
+    EXPECT_NE(rc, 0) << command;
+    EXPECT_NE(out.find("--kernels"), std::string::npos) << command << ": " << out;
+    EXPECT_NE(out.find("triton"), std::string::npos) << command << ": " << out;
+  }
+}
+
 }  // namespace
 }  // namespace hyb

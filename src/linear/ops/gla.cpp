@@ -10,6 +10,7 @@
 // the block becomes one matmul; the diagonal 8x8 blocks take the pairwise decays elementwise
 // (fla's secondary chunking, with fla's 16 rows halved). Query heads of one kv group are stacked
 // as rows, so k, the gates and the state are held once per group.
+#include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
 
 namespace hyb::ops {
@@ -57,6 +58,13 @@ at::Tensor intra_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tenso
 
 Recurrence gla_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& gk, double scale, const at::Tensor& h0, int64_t chunk) {
+  if (auto fused = try_fused_gla_chunk(q, k, v, gk, scale, h0, chunk)) return *fused;
+  return gla_chunk_reference(q, k, v, gk, scale, h0, chunk);
+}
+
+Recurrence gla_chunk_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& gk, double scale, const at::Tensor& h0,
+                               int64_t chunk) {
   const auto ct = compute_dtype(q);
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), K = q.size(3);
   const int64_t Hk = k.size(2), G = H / Hk, V = v.size(3);

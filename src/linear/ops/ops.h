@@ -1,6 +1,8 @@
 // linear/ops: the recurrences of the linear modules as plain tensor functions, three forms each.
 //   *_naive  the token-by-token recurrence, written to be checked by eye (the reference);
-//   *_chunk  the chunked parallel form (training, prefill);
+//   *_chunk  the chunked parallel form (training, prefill): the fused CUDA kernels of cuda/ where
+//            they apply (dispatch.h says when), else *_chunk_reference, the same form in LibTorch
+//            ops (the CPU path, and what the kernels are tested against);
 //   *_step   one token on a carried state (decoding).
 // The modules (../gla.cpp, ../gated_delta.cpp) hold parameters and call these; nothing here
 // knows about parameters. Inputs may be any floating dtype; states and outputs are computed in
@@ -44,6 +46,9 @@ Recurrence gla_naive(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
                      const at::Tensor& gk, double scale, const at::Tensor& h0);
 Recurrence gla_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& gk, double scale, const at::Tensor& h0, int64_t chunk);
+Recurrence gla_chunk_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& gk, double scale, const at::Tensor& h0,
+                               int64_t chunk);
 Recurrence gla_step(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                     const at::Tensor& gk, double scale, const at::Tensor& h0);  // T == 1
 
@@ -57,6 +62,10 @@ Recurrence gated_delta_naive(const at::Tensor& q, const at::Tensor& k, const at:
 Recurrence gated_delta_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const at::Tensor& g, const at::Tensor& beta, double scale,
                              const at::Tensor& h0, int64_t chunk);
+Recurrence gated_delta_chunk_reference(const at::Tensor& q, const at::Tensor& k,
+                                       const at::Tensor& v, const at::Tensor& g,
+                                       const at::Tensor& beta, double scale,
+                                       const at::Tensor& h0, int64_t chunk);
 Recurrence gated_delta_step(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& g, const at::Tensor& beta, double scale,
                             const at::Tensor& h0);  // T == 1

@@ -1,0 +1,65 @@
+// ops/dispatch: see dispatch.h. The fused path needs no #ifdef beyond this file: in a CPU build
+// the glue (cuda/autograd.cpp) is not compiled and try_fused_* always answer nothing.
+#include "linear/ops/dispatch.h"
+
+#include <ATen/ATen.h>
+
+#include <atomic>
+
+#include "util/error.h"
+#ifdef HYB_WITH_CUDA
+#include "linear/ops/cuda/autograd.h"
+#endif
+
+namespace hyb::ops {
+
+namespace {
+std::atomic<Kernels> g_kernels{Kernels::kFused};
+
+// The kernels take bf16 activations on a CUDA device and chunks of 64; fp32 and fp64 runs
+// (the tests' tight checks, --dtype float32) keep the LibTorch form.
+bool fused_applies(const at::Tensor& activation, int64_t chunk) {
+  return fused_kernels_built() && g_kernels.load() == Kernels::kFused && activation.is_cuda() &&
+         activation.scalar_type() == at::kBFloat16 && chunk == 64;
+}
+}  // namespace
+
+void set_kernels(Kernels k) { g_kernels.store(k); }
+Kernels kernels() { return g_kernels.load(); }
+
+Kernels parse_kernels(const std::string& name, const std::string& flag) {
+  if (name == "fused") return Kernels::kFused;
+  if (name == "reference") return Kernels::kReference;
+  fail(flag, "expected 'fused' or 'reference', got '{}'", name);
+}
+
+bool fused_kernels_built() {
+#ifdef HYB_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+c10::optional<Recurrence> try_fused_gla_chunk(const at::Tensor& q, const at::Tensor& k,
+                                              const at::Tensor& v, const at::Tensor& gk,
+                                              double scale, const at::Tensor& h0, int64_t chunk) {
+#ifdef HYB_WITH_CUDA
+  if (fused_applies(v, chunk) && cuda::gla_supported(q.size(3), v.size(3)))
+    return cuda::gla_chunk(q, k, v, gk, scale, h0);
+#endif
+  return c10::nullopt;
+}
+
+c10::optional<Recurrence> try_fused_gated_delta_chunk(const at::Tensor& q, const at::Tensor& k,
+                                                      const at::Tensor& v, const at::Tensor& g,
+                                                      const at::Tensor& beta, double scale,
+                                                      const at::Tensor& h0, int64_t chunk) {
+#ifdef HYB_WITH_CUDA
+  if (fused_applies(v, chunk) && cuda::gated_delta_supported(q.size(3), v.size(3)))
+    return cuda::gated_delta_chunk(q, k, v, g, beta, scale, h0);
+#endif
+  return c10::nullopt;
+}
+
+}  // namespace hyb::ops
