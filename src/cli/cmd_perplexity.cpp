@@ -8,7 +8,7 @@
 #include "cli/commands.h"
 #include "distill/data.h"
 #include "distill/distill.h"
-#include "distill/linear_file.h"
+#include "linear/linear_file.h"
 #include "distill/perplexity.h"
 #include "io/safetensors.h"
 #include "model/model.h"

@@ -15,6 +15,7 @@
 #include "distill/distill.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search.h"
@@ -116,18 +117,13 @@ json examples(const TaskSet& t, size_t n) {
   return out;
 }
 
-// Every layer's distilled module from linear.safetensors (distill/linear_file.h's format: tensors
-// model.layers.{l}.linear_attn.<name>, settings in the metadata), kept apart from the model so
-// that the search can swap them in and out (load_linear_layers swaps them in for good).
-std::vector<std::unique_ptr<TokenMixer>> read_students(const fs::path& path, int64_t layers) {
-  auto file = SafetensorsFile::open(path);
-  const auto settings = LinearSettings::from_json(json::parse(file->metadata().at("linear_attention")), path.string());
+// Every layer's distilled module from linear.safetensors (linear/linear_file), kept apart from
+// the model so that the search can swap them in and out (load_linear_layers swaps them in for good).
+std::vector<std::unique_ptr<TokenMixer>> read_students(const fs::path& path, const CausalLM& model) {
+  const LinearFile file = LinearFile::open(path);
+  file.check_fits(model.config(), all_layers(model.num_layers()));
   std::vector<std::unique_ptr<TokenMixer>> out;
-  for (int64_t l = 0; l < layers; ++l) {
-    out.push_back(make_linear_mixer(settings, /*seed=*/0));
-    for (auto& [name, t] : out.back()->parameters("model.layers." + std::to_string(l) + ".linear_attn."))
-      *t = file->tensor(name).clone();
-  }
+  for (int64_t l = 0; l < model.num_layers(); ++l) out.push_back(file.module(l, at::kCPU, at::kFloat));
   return out;
 }
 
@@ -275,7 +271,7 @@ json run_demo(const DemoOptions& opt) {
   configure_threads(threads, sc.hidden);  // the trainer set its own
   const fs::path linear_file = dopt.out_dir / "linear.safetensors";
   const LinearSettings settings = LinearSettings::for_model("gdn", cfg);
-  auto students = read_students(linear_file, sc.layers);
+  auto students = read_students(linear_file, *teacher);
   seconds["distill"] = clock.seconds() - t0;
   json rel_start = json::array(), rel_end = json::array();
   for (const auto& m : dres.start) rel_start.push_back(m.rel_mse);

@@ -12,8 +12,8 @@
 // (1 = no better than predicting the mean output).
 //
 // Files of this folder: data (corpus -> packed sequences), adamw (the optimiser), trainer (the
-// loop, metrics, checkpoints, outputs), linear_file (linear.safetensors: writing it and loading
-// it into a CausalLM), perplexity (held-out perplexity of a full or hybrid model).
+// loop, metrics, checkpoints, outputs; it writes linear.safetensors through linear/linear_file),
+// perplexity (held-out perplexity of a full or hybrid model).
 // Students, captures, held-out evaluation and checkpoints: students.h (internal).
 #pragma once
 #include <ATen/core/Tensor.h>

@@ -25,7 +25,7 @@
 
 #include "distill/data.h"
 #include "distill/distill.h"
-#include "distill/linear_file.h"
+#include "linear/linear_file.h"
 #include "distill/report.h"
 #include "distill/students.h"
 #include "dist/process_group.h"

@@ -5,7 +5,8 @@
 // Each module has three forms sharing its parameters: the naive token-by-token recurrence
 // (reference, ops/*_naive), the chunked parallel form (training / prefill) and the one-token
 // recurrent step on a carried state (decoding). See ../shared/docs/linear-attention-reference.md.
-// Files: settings.cpp (LinearSettings, the factories), blocks.* (parts the modules share, the
+// Files: settings.cpp (LinearSettings, the factories), linear_file.* (linear.safetensors, the
+// distilled modules' file: its one writer and validated reader), blocks.* (parts the modules share, the
 // cache), gla.cpp and gated_delta.cpp (the modules: parameters, gates, norms, cache handling),
 // ops/ (the recurrences as tensor functions: *_naive.cpp references beside the chunked + step
 // forms in gla.cpp / gated_delta.cpp, and the causal convolutions in conv.cpp), ops/dispatch.*

@@ -6,6 +6,7 @@
 
 #include "io/safetensors.h"
 #include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/attention.h"
 #include "util/error.h"
 
@@ -149,11 +150,10 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const LoadOptions&
     if (c.is_linear(l)) {
       // A distilled linear module: built from the settings, then every tensor it lists loaded.
       auto settings = LinearSettings::from_json(c.linear, (dir / "config.json").string());
-      layer.mixer = make_linear_mixer(settings, /*seed=*/0);
-      for (auto& [name, t] : layer.mixer->parameters(p + "linear_attn.")) {
+      layer.mixer = build_linear_module(settings, l, [&](const std::string& name, const std::vector<int64_t>& shape) {
         if (!store.has(name)) fail(dir.string(), "missing tensor '{}' of linear layer {}", name, l);
-        *t = get(name, t->sizes().vec());
-      }
+        return get(name, shape);
+      });
     } else {
       AttentionWeights w;
       w.hidden_size = D, w.num_heads = H, w.num_kv_heads = Hkv, w.head_dim = d;

@@ -4,6 +4,7 @@
 
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "linear/linear_file.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -14,16 +15,8 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
                    const fs::path& out_dir) {
   ModelConfig cfg = ModelConfig::load(model_dir);
   WeightStore base = WeightStore::open_dir(model_dir);
-  auto lin = SafetensorsFile::open(distilled);
-  const auto& meta = lin->metadata();
-  if (!meta.count("linear_attention"))
-    fail(distilled.string(), "no 'linear_attention' settings in the metadata (not written by hybridize distill?)");
-  nlohmann::json settings;
-  try {
-    settings = nlohmann::json::parse(meta.at("linear_attention"));
-  } catch (const std::exception& e) {
-    fail(distilled.string(), "metadata 'linear_attention' is not JSON: {}", e.what());
-  }
+  const LinearFile lin = LinearFile::open(distilled);
+  const nlohmann::json& settings = lin.settings_json();
   if (cfg.num_linear_layers() > 0 && cfg.linear != settings)
     fail(distilled.string(), "module settings differ from the linear layers already in {}", model_dir.string());
 
@@ -33,6 +26,8 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
     if (cfg.is_linear(l)) fail("--layers", "layer {} is already linear in {}", l, model_dir.string());
   }
 
+  lin.check_fits(cfg, layers);
+
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& name : base.names()) {
     bool drop = false;
@@ -41,11 +36,7 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
     if (!drop) tensors.emplace_back(name, base.tensor(name));
   }
   for (int64_t l : replace) {
-    const std::string prefix = "model.layers." + std::to_string(l) + ".linear_attn.";
-    size_t found = 0;
-    for (const auto& [name, e] : lin->entries())
-      if (name.rfind(prefix, 0) == 0) tensors.emplace_back(name, lin->tensor(name)), ++found;
-    if (!found) fail(distilled.string(), "has no module for layer {} (no tensor named {}*)", l, prefix);
+    for (auto& t : lin.tensors(l)) tensors.push_back(std::move(t));
     cfg.layer_types[l] = "linear_attention";
   }
   cfg.linear = settings;

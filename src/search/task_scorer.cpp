@@ -2,9 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "distill/linear_file.h"
-#include "io/safetensors.h"
-#include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -21,23 +19,10 @@ TaskScorer::TaskScorer(CausalLM& model, const std::filesystem::path& linear_file
     fail("--metric", "task {} has no metric '{}'", task.name, metric_);
 
   // Every stored layer's distilled module, built from the file's settings, in the model's dtype.
-  auto file = SafetensorsFile::open(linear_file);
-  if (!file->metadata().count("linear_attention"))
-    fail(linear_file.string(), "no 'linear_attention' settings in the metadata (not written by hybridize distill?)");
-  settings_ = nlohmann::json::parse(file->metadata().at("linear_attention"));
-  const auto settings = LinearSettings::from_json(settings_, linear_file.string());
-  for (int64_t l : linear_file_layers(linear_file)) {
-    if (l < 0 || l >= num_layers_) fail(linear_file.string(), "layer {} is outside the model's {} layers", l, num_layers_);
-    auto mixer = make_linear_mixer(settings, 0);
-    for (auto& [name, t] : mixer->parameters("model.layers." + std::to_string(l) + ".linear_attn.")) {
-      if (!file->has(name)) fail(linear_file.string(), "missing tensor '{}'", name);
-      auto v = file->tensor(name);
-      if (v.sizes() != t->sizes()) fail(linear_file.string(), "tensor '{}' has the wrong shape for this model", name);
-      *t = v;
-    }
-    mixer->to(model.device(), model.dtype());
-    linear_[l] = std::move(mixer);
-  }
+  const LinearFile file = LinearFile::open(linear_file);
+  file.check_fits(model.config());
+  settings_ = file.settings_json();
+  for (int64_t l : file.layers()) linear_[l] = file.module(l, model.device(), model.dtype());
 
   // The task's requests, planned once: every candidate is scored on the same batches. The plan
   // never shares a context pass between contexts of different lengths (rewindable = false), as

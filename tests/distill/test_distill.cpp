@@ -9,7 +9,7 @@
 
 #include "../test_util.h"
 #include "distill/distill.h"
-#include "distill/linear_file.h"
+#include "linear/linear_file.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"

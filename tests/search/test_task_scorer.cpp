@@ -5,7 +5,7 @@
 #include <fstream>
 
 #include "../test_util.h"
-#include "distill/linear_file.h"
+#include "linear/linear_file.h"
 #include "linear/linear.h"
 #include "model/model.h"
 #include "search/export.h"

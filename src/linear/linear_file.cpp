@@ -1,0 +1,143 @@
+#include "linear/linear_file.h"
+
+#include <ATen/ATen.h>
+
+#include <set>
+#include <sstream>
+
+#include "distill/distill.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "util/error.h"
+
+namespace hyb {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string layer_prefix(int64_t l) { return "model.layers." + std::to_string(l) + ".linear_attn."; }
+
+std::vector<int64_t> parse_stored_layers(const std::string& s, const std::string& where) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      fail(where, "metadata \"layers\" holds '{}', not a layer number", item);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void save_linear_layers(const fs::path& path, const LinearSettings& settings,
+                        const std::map<int64_t, TokenMixer*>& modules) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::vector<int64_t> layers;
+  for (const auto& [l, m] : modules) {
+    layers.push_back(l);
+    for (auto& [name, t] : m->parameters(layer_prefix(l)))
+      if (t->defined()) tensors.emplace_back(name, t->detach());
+  }
+  save_safetensors(path, tensors,
+                   {{"format", "pt"},
+                    {"linear_attention", settings.to_json().dump()},
+                    {"layers", format_layer_list(layers)}});
+}
+
+std::unique_ptr<TokenMixer> build_linear_module(const LinearSettings& settings, int64_t layer, const TensorFetch& fetch) {
+  auto module = make_linear_mixer(settings, /*seed=*/0);
+  for (auto& [name, t] : module->parameters(layer_prefix(layer)))
+    if (t->defined()) *t = fetch(name, t->sizes().vec());
+  return module;
+}
+
+LinearFile LinearFile::open(const fs::path& path) {
+  LinearFile lf;
+  lf.path_ = path;
+  lf.file_ = SafetensorsFile::open(path);
+  const std::string where = path.string();
+  const auto& meta = lf.file_->metadata();
+  auto settings = meta.find("linear_attention");
+  if (settings == meta.end()) fail(where, "no \"linear_attention\" metadata (not a linear.safetensors from distill)");
+  try {
+    lf.settings_json_ = nlohmann::json::parse(settings->second);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, "metadata \"linear_attention\" is not JSON ({})", e.what());
+  }
+  lf.settings_ = LinearSettings::from_json(lf.settings_json_, where);
+  auto layers = meta.find("layers");
+  if (layers == meta.end()) fail(where, "no \"layers\" metadata (not a linear.safetensors from distill)");
+  lf.layers_ = parse_stored_layers(layers->second, where);
+  for (auto& [local, t] : make_linear_mixer(lf.settings_, /*seed=*/0)->parameters(""))
+    if (t->defined()) lf.shapes_[local] = t->sizes().vec();
+  for (const auto& [name, e] : lf.file_->entries()) {
+    bool stored = false;
+    for (int64_t l : lf.layers_) stored = stored || name.rfind(layer_prefix(l), 0) == 0;
+    if (!stored) fail(where, "unexpected tensor '{}' (in no stored layer's module: {})", name, format_layer_list(lf.layers_));
+  }
+  return lf;
+}
+
+bool LinearFile::has_layer(int64_t l) const { return std::find(layers_.begin(), layers_.end(), l) != layers_.end(); }
+
+void LinearFile::check_fits(const ModelConfig& c, const std::vector<int64_t>& wanted) const {
+  const std::string where = path_.string();
+  if (settings_.hidden_size != c.hidden_size)
+    fail(where, "modules have hidden size {}, the model {}", settings_.hidden_size, c.hidden_size);
+  for (int64_t l : wanted.empty() ? layers_ : wanted) {
+    if (l < 0 || l >= c.num_layers) fail(where, "layer {} is outside the model's {} layers", l, c.num_layers);
+    if (!has_layer(l)) fail(where, "holds no module for layer {} (it has {})", l, format_layer_list(layers_));
+  }
+}
+
+void LinearFile::check_layer(int64_t l) const {
+  const std::string where = path_.string();
+  if (!has_layer(l)) fail(where, "holds no module for layer {} (it has {})", l, format_layer_list(layers_));
+  const std::string prefix = layer_prefix(l);
+  for (const auto& [local, shape] : shapes_) {
+    const std::string name = prefix + local;
+    if (!file_->has(name)) fail(where, "missing tensor '{}' of layer {}", name, l);
+    const auto& stored = file_->entry(name).shape;
+    if (stored != shape)
+      fail(where, "tensor '{}' has shape {}, the module expects {}", name, c10::str(at::IntArrayRef(stored)),
+           c10::str(at::IntArrayRef(shape)));
+  }
+  for (const auto& [name, e] : file_->entries())
+    if (name.rfind(prefix, 0) == 0 && !shapes_.count(name.substr(prefix.size())))
+      fail(where, "unexpected tensor '{}' (not a parameter of a {} module)", name, settings_.kind);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> LinearFile::tensors(int64_t l) const {
+  check_layer(l);
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  const std::string prefix = layer_prefix(l);
+  for (const auto& [name, e] : file_->entries())
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name, file_->tensor(name));
+  return out;
+}
+
+std::unique_ptr<TokenMixer> LinearFile::module(int64_t l, at::Device device, at::ScalarType dtype) const {
+  check_layer(l);
+  // clone(): the file's mapping is read-only and would otherwise have to stay alive.
+  return build_linear_module(settings_, l, [&](const std::string& name, const std::vector<int64_t>&) {
+    return file_->tensor(name).to(device, dtype).clone();
+  });
+}
+
+std::vector<int64_t> linear_file_layers(const fs::path& path) { return LinearFile::open(path).layers(); }
+
+void load_linear_layers(CausalLM& model, const fs::path& path, const std::vector<int64_t>& wanted) {
+  const LinearFile file = LinearFile::open(path);
+  file.check_fits(model.config(), wanted);
+  for (int64_t l : wanted.empty() ? file.layers() : wanted)
+    model.set_mixer(l, file.module(l, model.device(), model.dtype()), file.settings().to_json());
+}
+
+}  // namespace hyb
