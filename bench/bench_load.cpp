@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "model/model.h"
+#include "util/device.h"
 
 int main(int argc, char** argv) {
   using clock = std::chrono::steady_clock;

@@ -16,6 +16,7 @@
 #include "search/search.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/plot.h"
 #include "util/threads.h"
 

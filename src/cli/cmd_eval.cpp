@@ -15,6 +15,7 @@
 #include "eval/text.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "util/device.h"
 #include "util/error.h"
 
 namespace hyb::cli {

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "model/model.h"
+#include "util/device.h"
 
 namespace hyb::cli {
 

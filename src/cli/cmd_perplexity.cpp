@@ -8,12 +8,14 @@
 #include "cli/commands.h"
 #include "distill/data.h"
 #include "distill/distill.h"
+#include "io/layers.h"
 #include "linear/linear_file.h"
 #include "distill/perplexity.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb::cli {
 

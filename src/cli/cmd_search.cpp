@@ -14,6 +14,7 @@
 #include "search/task_scorer.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/plot.h"
 
 namespace hyb::cli {

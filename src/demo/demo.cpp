@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search.h"
+#include "util/files.h"
 #include "util/threads.h"
 
 namespace hyb::demo {
@@ -76,19 +77,6 @@ class LayerSwapper {
   std::vector<bool> linear_;
   json settings_;
 };
-
-LayerSet all_layers(int64_t n) {
-  LayerSet s(n);
-  for (int64_t l = 0; l < n; ++l) s[l] = l;
-  return s;
-}
-
-LayerSet complement(const LayerSet& layers, int64_t n) {
-  LayerSet out;
-  for (int64_t l = 0; l < n; ++l)
-    if (std::find(layers.begin(), layers.end(), l) == layers.end()) out.push_back(l);
-  return out;
-}
 
 // One question in the generic task format of `hybridize eval`: {"context", "choices", "gold"}.
 json question_json(const TaskSet& t, const Item& it) {

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "io/safetensors.h"
+#include "util/files.h"
 
 namespace hyb::demo {
 

@@ -84,7 +84,5 @@ struct DistillResult {
 DistillResult run_distill(const DistillOptions& opt);
 
 // "all", "" -> 0..n-1; "0-3,7" -> {0,1,2,3,7} (sorted, unique). Throws hyb::Error naming `where`.
-std::vector<int64_t> parse_layer_list(const std::string& spec, int64_t num_layers, const std::string& where);
-std::string format_layer_list(const std::vector<int64_t>& layers);  // "0,1,2"
 
 }  // namespace hyb

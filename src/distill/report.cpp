@@ -6,6 +6,7 @@
 #include <string>
 
 #include "io/safetensors.h"
+#include "util/files.h"
 #include "util/plot.h"
 
 namespace hyb {

@@ -5,10 +5,12 @@
 #include <limits>
 
 #include "dist/process_group.h"
+#include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -64,15 +66,6 @@ Captures capture(CausalLM& teacher, const at::Tensor& ids, const std::vector<int
   return c;
 }
 
-at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device device) {
-  const int64_t n = static_cast<int64_t>(seqs.size()), T = static_cast<int64_t>(seqs.at(0).size());
-  at::Tensor ids = at::empty({n, T}, at::kLong);
-  auto* p = ids.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t t = 0; t < T; ++t) p[i * T + t] = seqs[i][t];
-  return ids.to(device);
-}
-
 std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& students,
                                    const std::vector<std::vector<int32_t>>& all_seqs, int64_t batch,
                                    at::ScalarType dtype, dist::ProcessGroup* group) {
@@ -126,7 +119,7 @@ std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& stud
 namespace {
 
 std::string full_name(const Student& s, size_t i) {
-  return "model.layers." + std::to_string(s.layer) + ".linear_attn." + s.names[i];
+  return linear_prefix(s.layer) + s.names[i];
 }
 
 }  // namespace

@@ -47,9 +47,6 @@ struct Captures {
 };
 Captures capture(CausalLM& teacher, const at::Tensor& ids, const std::vector<int64_t>& layers);
 
-// Token ids [n,T] (int64, on `device`) from packed sequences.
-at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device device);
-
 // Held-out MSE and relative MSE of every student over `seqs` (in batches of `batch`):
 //   mse = sum (y - t)^2 / n,   rel = mse / (sum t^2 / n - (sum t / n)^2)   (sums in fp64)
 // With a group, rank r takes sequences r, r+N, ... and the sums are added across ranks: every

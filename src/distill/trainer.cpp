@@ -25,6 +25,7 @@
 
 #include "distill/data.h"
 #include "distill/distill.h"
+#include "io/layers.h"
 #include "linear/linear_file.h"
 #include "distill/report.h"
 #include "distill/students.h"
@@ -37,51 +38,13 @@
 #include "util/cuda_graph.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/interrupt.h"
 #include "util/progress.h"
 #include "util/threads.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
-
-std::vector<int64_t> parse_layer_list(const std::string& spec, int64_t n, const std::string& where) {
-  std::set<int64_t> out;
-  if (spec.empty() || spec == "all") {
-    for (int64_t l = 0; l < n; ++l) out.insert(l);
-    return {out.begin(), out.end()};
-  }
-  auto num = [&](const std::string& s) -> int64_t {
-    size_t used = 0;
-    int64_t v = -1;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != s.size() || v < 0) fail(where, "'{}' is not a layer number", s);
-    if (v >= n) fail(where, "layer {} does not exist (the model has layers 0-{})", v, n - 1);
-    return v;
-  };
-  std::stringstream ss(spec);
-  for (std::string item; std::getline(ss, item, ',');) {
-    const auto dash = item.find('-');
-    if (dash == std::string::npos) {
-      out.insert(num(item));
-      continue;
-    }
-    const int64_t a = num(item.substr(0, dash)), b = num(item.substr(dash + 1));
-    if (a > b) fail(where, "empty range '{}'", item);
-    for (int64_t l = a; l <= b; ++l) out.insert(l);
-  }
-  if (out.empty()) fail(where, "no layers selected");
-  return {out.begin(), out.end()};
-}
-
-std::string format_layer_list(const std::vector<int64_t>& layers) {
-  std::string s;
-  for (size_t i = 0; i < layers.size(); ++i) s += (i ? "," : "") + std::to_string(layers[i]);
-  return s;
-}
 
 namespace {
 

@@ -1,6 +1,7 @@
 // Running planned batches through the model (see eval/scorer.h for the design).
 #include "eval/scorer.h"
 
+#include "io/layers.h"
 #include "model/attention.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -14,7 +15,7 @@ namespace hyb::eval {
 
 bool kv_cache_only(const CausalLM& model) {
   for (const auto& t : model.config().layer_types)
-    if (t != "full_attention") return false;
+    if (t != kFullAttention) return false;
   return true;
 }
 

@@ -107,14 +107,14 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
         for (const auto& x : e) c.eos_token_ids.push_back(x.get<int64_t>());
     }
     // Hybrid models: layer_types says which layers are linear; linear_attention holds settings.
-    c.layer_types.assign(c.num_layers, "full_attention");
+    c.layer_types.assign(c.num_layers, kFullAttention);
     if (j.contains("layer_types") && j["layer_types"].is_array()) {
       if (static_cast<int64_t>(j["layer_types"].size()) != c.num_layers)
         fail(where, "layer_types has {} entries for {} layers", j["layer_types"].size(), c.num_layers);
       for (int64_t i = 0; i < c.num_layers; ++i) {
         std::string t = j["layer_types"][i].get<std::string>();
-        if (t == "sliding_attention") t = "full_attention";  // window unused by these families
-        if (t != "full_attention" && t != "linear_attention")
+        if (t == "sliding_attention") t = kFullAttention;  // window unused by these families
+        if (t != kFullAttention && t != kLinearAttention)
           fail(where, "layer_types[{}] = '{}' (expected full_attention or linear_attention)", i, t);
         c.layer_types[i] = t;
       }
@@ -138,7 +138,7 @@ json ModelConfig::to_json() const {
 
 int64_t ModelConfig::num_linear_layers() const {
   int64_t n = 0;
-  for (const auto& t : layer_types) n += t == "linear_attention";
+  for (const auto& t : layer_types) n += t == kLinearAttention;
   return n;
 }
 

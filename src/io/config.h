@@ -1,6 +1,6 @@
 // io/config: config.json of a Llama / Qwen2 model directory, in both styles real files use
 // (pre-v5: top-level rope_theta / rope_scaling / torch_dtype; transformers 5: rope_parameters /
-// dtype), plus the hybrid extension: `layer_types` ("full_attention" / "linear_attention") and
+// dtype), plus the hybrid extension: `layer_types` (io/layers: "full_attention" / "linear_attention") and
 // `linear_attention` (the linear module's settings) written by `hybridize export`.
 #pragma once
 #include <nlohmann/json.hpp>
@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "io/layers.h"
 
 namespace hyb {
 
@@ -44,7 +46,7 @@ struct ModelConfig {
   // The json to write for this config (raw with layer_types / linear_attention updated).
   nlohmann::json to_json() const;
 
-  bool is_linear(int64_t layer) const { return layer_types.at(layer) == "linear_attention"; }
+  bool is_linear(int64_t layer) const { return layer_types.at(layer) == kLinearAttention; }
   int64_t num_linear_layers() const;
 };
 

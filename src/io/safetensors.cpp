@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -227,32 +228,6 @@ std::vector<std::string> WeightStore::names() const {
 // ---------------------------------------------------------------------------------------------
 // Writing.
 
-namespace {
-// Writes through `body` into PATH.tmp, fsyncs, then renames over PATH: readers see the old file
-// or the new one, never half of one (a killed run leaves at most a stale .tmp).
-void atomic_write(const fs::path& path, const std::function<void(std::ofstream&)>& body) {
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(tmp.string(), "cannot open for writing");
-    body(out);
-    out.flush();
-    if (!out) fail(tmp.string(), "write failed (disk full?)");
-  }
-  int fd = ::open(tmp.c_str(), O_RDONLY);
-  if (fd >= 0) {
-    fsync(fd);
-    ::close(fd);
-  }
-  fs::rename(tmp, path);
-}
-}  // namespace
-
-void write_file_atomic(const fs::path& path, const std::string& contents) {
-  atomic_write(path, [&](std::ofstream& out) { out.write(contents.data(), static_cast<std::streamsize>(contents.size())); });
-}
-
 void save_safetensors(const fs::path& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors_in,
                       const std::map<std::string, std::string>& metadata) {
   auto tensors = tensors_in;
@@ -272,7 +247,7 @@ void save_safetensors(const fs::path& path, const std::vector<std::pair<std::str
   }
   std::string h = header.dump();
   while ((h.size() + 8) % 8) h.push_back(' ');  // align the data area to 8 bytes
-  atomic_write(path, [&](std::ofstream& out) {
+  write_stream_atomic(path, [&](std::ofstream& out) {
     char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t(h.size()) >> (8 * i)) & 0xff);
     out.write(len, 8);

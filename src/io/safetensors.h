@@ -1,4 +1,4 @@
-// io/safetensors: memory-mapped reading and atomic writing of the safetensors format
+// io/safetensors: memory-mapped reading and atomic writing (through util/files) of the safetensors format
 // (8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // then the raw little-endian tensor bytes). Every header is validated against the file before
 // any tensor is touched: header length, offsets inside the data area, byte counts that match
@@ -73,8 +73,5 @@ class WeightStore {
 void save_safetensors(const std::filesystem::path& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
-
-// Write `contents` to `path` atomically (temporary file + rename). For JSON outputs and logs.
-void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
 
 }  // namespace hyb

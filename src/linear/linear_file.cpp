@@ -5,8 +5,8 @@
 #include <set>
 #include <sstream>
 
-#include "distill/distill.h"
 #include "io/config.h"
+#include "io/layers.h"
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "util/error.h"
@@ -15,8 +15,6 @@ namespace hyb {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string layer_prefix(int64_t l) { return "model.layers." + std::to_string(l) + ".linear_attn."; }
 
 std::vector<int64_t> parse_stored_layers(const std::string& s, const std::string& where) {
   std::vector<int64_t> out;
@@ -42,7 +40,7 @@ void save_linear_layers(const fs::path& path, const LinearSettings& settings,
   std::vector<int64_t> layers;
   for (const auto& [l, m] : modules) {
     layers.push_back(l);
-    for (auto& [name, t] : m->parameters(layer_prefix(l)))
+    for (auto& [name, t] : m->parameters(linear_prefix(l)))
       if (t->defined()) tensors.emplace_back(name, t->detach());
   }
   save_safetensors(path, tensors,
@@ -53,7 +51,7 @@ void save_linear_layers(const fs::path& path, const LinearSettings& settings,
 
 std::unique_ptr<TokenMixer> build_linear_module(const LinearSettings& settings, int64_t layer, const TensorFetch& fetch) {
   auto module = make_linear_mixer(settings, /*seed=*/0);
-  for (auto& [name, t] : module->parameters(layer_prefix(layer)))
+  for (auto& [name, t] : module->parameters(linear_prefix(layer)))
     if (t->defined()) *t = fetch(name, t->sizes().vec());
   return module;
 }
@@ -79,7 +77,7 @@ LinearFile LinearFile::open(const fs::path& path) {
     if (t->defined()) lf.shapes_[local] = t->sizes().vec();
   for (const auto& [name, e] : lf.file_->entries()) {
     bool stored = false;
-    for (int64_t l : lf.layers_) stored = stored || name.rfind(layer_prefix(l), 0) == 0;
+    for (int64_t l : lf.layers_) stored = stored || name.rfind(linear_prefix(l), 0) == 0;
     if (!stored) fail(where, "unexpected tensor '{}' (in no stored layer's module: {})", name, format_layer_list(lf.layers_));
   }
   return lf;
@@ -100,7 +98,7 @@ void LinearFile::check_fits(const ModelConfig& c, const std::vector<int64_t>& wa
 void LinearFile::check_layer(int64_t l) const {
   const std::string where = path_.string();
   if (!has_layer(l)) fail(where, "holds no module for layer {} (it has {})", l, format_layer_list(layers_));
-  const std::string prefix = layer_prefix(l);
+  const std::string prefix = linear_prefix(l);
   for (const auto& [local, shape] : shapes_) {
     const std::string name = prefix + local;
     if (!file_->has(name)) fail(where, "missing tensor '{}' of layer {}", name, l);
@@ -117,7 +115,7 @@ void LinearFile::check_layer(int64_t l) const {
 std::vector<std::pair<std::string, at::Tensor>> LinearFile::tensors(int64_t l) const {
   check_layer(l);
   std::vector<std::pair<std::string, at::Tensor>> out;
-  const std::string prefix = layer_prefix(l);
+  const std::string prefix = linear_prefix(l);
   for (const auto& [name, e] : file_->entries())
     if (name.rfind(prefix, 0) == 0) out.emplace_back(name, file_->tensor(name));
   return out;

@@ -3,6 +3,7 @@
 #pragma once
 #include <vector>
 
+#include "io/layers.h"
 #include "model/blocks.h"
 #include "model/mixer.h"
 
@@ -28,7 +29,7 @@ class Attention : public TokenMixer {
   int64_t cache_bytes(int64_t batch, int64_t max_len, at::ScalarType dtype) const override;
   std::unique_ptr<MixerCache> make_cache(int64_t batch, int64_t max_len, at::ScalarType dtype,
                                          at::Device device) const override;
-  std::string kind() const override { return "full_attention"; }
+  std::string kind() const override { return kFullAttention; }
   void named_parameters(const std::string& prefix, ParamList& out) override;
 
   const AttentionWeights& weights() const { return w_; }

@@ -4,26 +4,25 @@
 
 #include <set>
 
+#include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "linear/linear_file.h"
 #include "model/attention.h"
+#include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
 
-at::ScalarType parse_dtype(const std::string& n, const std::string& where) {
-  if (n == "float32" || n == "fp32" || n == "f32") return at::kFloat;
-  if (n == "bfloat16" || n == "bf16") return at::kBFloat16;
-  if (n == "float16" || n == "fp16" || n == "f16") return at::kHalf;
-  fail(where, "unknown dtype '{}' (float32, bfloat16, float16)", n);
-}
-
-std::string dtype_name(at::ScalarType t) {
-  if (t == at::kBFloat16) return "bfloat16";
-  if (t == at::kHalf) return "float16";
-  return "float32";
+at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device device) {
+  const int64_t n = static_cast<int64_t>(seqs.size()), T = static_cast<int64_t>(seqs.at(0).size());
+  at::Tensor ids = at::empty({n, T}, at::kLong);
+  auto* p = ids.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t t = 0; t < T; ++t) p[i * T + t] = seqs[i][t];
+  return ids.to(device);
 }
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {
@@ -72,7 +71,7 @@ std::vector<Expected> expected_tensors(const ModelConfig& c) {
   std::vector<Expected> e;
   e.push_back({"model.embed_tokens.weight", {V, D}});
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string p = layer_prefix(l);
     e.push_back({p + "input_layernorm.weight", {D}});
     e.push_back({p + "post_attention_layernorm.weight", {D}});
     e.push_back({p + "mlp.gate_proj.weight", {I, D}});
@@ -140,7 +139,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const LoadOptions&
   m->final_norm_ = get("model.norm.weight", {D});
   m->lm_head_ = c.tie_word_embeddings ? m->embed_ : get("lm_head.weight", {V, D});
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::string p = layer_prefix(l);
     DecoderLayer layer;
     layer.input_norm = get(p + "input_layernorm.weight", {D});
     layer.post_norm = get(p + "post_attention_layernorm.weight", {D});
@@ -203,7 +202,7 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, 
   // Linear layers of a hybrid config get freshly initialised modules (their own seeded init). A
   // config built in code may leave layer_types empty: all full attention.
   if (m->cfg_.layer_types.size() != static_cast<size_t>(c.num_layers))
-    m->cfg_.layer_types.assign(c.num_layers, "full_attention");
+    m->cfg_.layer_types.assign(c.num_layers, kFullAttention);
   const bool hybrid = m->cfg_.num_linear_layers() > 0;
   const LinearSettings linear = hybrid ? LinearSettings::from_json(c.linear, "config linear_attention") : LinearSettings{};
   for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -232,9 +231,9 @@ std::unique_ptr<CausalLM> CausalLM::random(const ModelConfig& c, uint64_t seed, 
 
 std::unique_ptr<TokenMixer> CausalLM::set_mixer(int64_t l, std::unique_ptr<TokenMixer> mixer,
                                                 const nlohmann::json& settings) {
-  const bool linear = mixer->kind() != "full_attention";
+  const bool linear = mixer->kind() != kFullAttention;
   std::swap(layers_.at(l).mixer, mixer);
-  cfg_.layer_types.at(l) = linear ? "linear_attention" : "full_attention";
+  cfg_.layer_types.at(l) = linear ? kLinearAttention : kFullAttention;
   if (linear && !settings.is_null()) cfg_.linear = settings;
   return mixer;
 }
@@ -309,10 +308,10 @@ std::unique_ptr<ModelCache> CausalLM::make_cache(int64_t batch, int64_t max_len)
 void CausalLM::named_parameters(const std::string& p, ParamList& out) {
   out.emplace_back(p + "model.embed_tokens.weight", &embed_);
   for (int64_t l = 0; l < num_layers(); ++l) {
-    const std::string lp = p + "model.layers." + std::to_string(l) + ".";
+    const std::string lp = p + layer_prefix(l);
     DecoderLayer& L = layers_[l];
     out.emplace_back(lp + "input_layernorm.weight", &L.input_norm);
-    L.mixer->named_parameters(lp + (cfg_.is_linear(l) ? "linear_attn." : "self_attn."), out);
+    L.mixer->named_parameters(p + (cfg_.is_linear(l) ? linear_prefix(l) : attention_prefix(l)), out);
     out.emplace_back(lp + "post_attention_layernorm.weight", &L.post_norm);
     out.emplace_back(lp + "mlp.gate_proj.weight", &L.mlp.gate);
     out.emplace_back(lp + "mlp.up_proj.weight", &L.mlp.up);

@@ -102,7 +102,7 @@ class CausalLM : public Module {
   std::vector<DecoderLayer> layers_;
 };
 
-at::ScalarType parse_dtype(const std::string& name, const std::string& where);  // "float32"/"fp32"/"bf16"...
-std::string dtype_name(at::ScalarType t);  // "float32" | "bfloat16" | "float16"
+// Token ids [n,T] (int64, on `device`) from sequences of equal length (packed sequences).
+at::Tensor ids_tensor(const std::vector<std::vector<int32_t>>& seqs, at::Device device);
 
 }  // namespace hyb

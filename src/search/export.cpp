@@ -3,6 +3,7 @@
 #include <set>
 
 #include "io/config.h"
+#include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear_file.h"
 #include "util/error.h"
@@ -32,12 +33,12 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   for (const auto& name : base.names()) {
     bool drop = false;
     for (int64_t l : replace)
-      drop = drop || name.rfind("model.layers." + std::to_string(l) + ".self_attn.", 0) == 0;
+      drop = drop || name.rfind(attention_prefix(l), 0) == 0;
     if (!drop) tensors.emplace_back(name, base.tensor(name));
   }
   for (int64_t l : replace) {
     for (auto& t : lin.tensors(l)) tensors.push_back(std::move(t));
-    cfg.layer_types[l] = "linear_attention";
+    cfg.layer_types[l] = kLinearAttention;
   }
   cfg.linear = settings;
 

@@ -28,9 +28,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace hyb {
+#include "io/layers.h"
 
-using LayerSet = std::vector<int64_t>;  // sorted layer indices replaced by linear modules
+namespace hyb {
 
 struct SearchOptions {
   std::string strategy = "greedy";  // greedy | importance | uniform | random

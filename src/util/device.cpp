@@ -15,6 +15,19 @@
 
 namespace hyb {
 
+at::ScalarType parse_dtype(const std::string& n, const std::string& where) {
+  if (n == "float32" || n == "fp32" || n == "f32") return at::kFloat;
+  if (n == "bfloat16" || n == "bf16") return at::kBFloat16;
+  if (n == "float16" || n == "fp16" || n == "f16") return at::kHalf;
+  fail(where, "unknown dtype '{}' (float32, bfloat16, float16)", n);
+}
+
+std::string dtype_name(at::ScalarType t) {
+  if (t == at::kBFloat16) return "bfloat16";
+  if (t == at::kHalf) return "float16";
+  return "float32";
+}
+
 namespace {
 int64_t meminfo_kb(const std::string& key) {
   std::ifstream in("/proc/meminfo");

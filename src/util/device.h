@@ -1,7 +1,9 @@
 // Device helpers that differ between CPU and CUDA builds, behind plain functions so that no
-// caller needs CUDA headers or #ifdefs: synchronisation, free memory, peak memory.
+// caller needs CUDA headers or #ifdefs: synchronisation, free memory, peak memory; and the
+// --device / --dtype values.
 #pragma once
 #include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <string>
@@ -9,6 +11,10 @@
 namespace hyb {
 
 bool cuda_available();
+// A --dtype (or config.json dtype) value: "float32"/"fp32"/"f32", "bfloat16"/"bf16",
+// "float16"/"fp16"/"f16"; throws hyb::Error naming `where` for anything else.
+at::ScalarType parse_dtype(const std::string& name, const std::string& where);
+std::string dtype_name(at::ScalarType t);  // "float32" | "bfloat16" | "float16"
 // A --device value: "cpu", "cuda", "cuda:N", or "auto" / "" (CUDA when this build and machine
 // have it, else CPU). Throws hyb::Error naming `flag` for anything else or CUDA without a GPU.
 c10::Device parse_device(const std::string& name, const std::string& flag = "--device");

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "io/safetensors.h"
+#include "util/files.h"
 
 namespace hyb {
 

@@ -24,6 +24,7 @@
 #include "dist/process_group.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace {

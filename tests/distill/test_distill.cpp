@@ -9,6 +9,7 @@
 
 #include "../test_util.h"
 #include "distill/distill.h"
+#include "io/layers.h"
 #include "linear/linear_file.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
