@@ -4,7 +4,6 @@
 
 #include <chrono>
 
-#include "model/attention.h"
 #include "model/model.h"
 
 namespace hyb::demo {
@@ -13,18 +12,13 @@ DecodeSpeed time_decode(CausalLM& model, int64_t batch, int64_t context, int64_t
   torch::NoGradGuard no_grad;
   auto cache = model.make_cache(batch, context + steps + 1);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  for (auto& c : cache->layers)
-    if (auto* kv = dynamic_cast<KVCache*>(c.get())) {
-      kv->k.narrow(2, 0, context).normal_(0, 1, gen);
-      kv->v.narrow(2, 0, context).normal_(0, 1, gen);
-    }
-  // Rewinds every cache to `context` tokens (recurrent states are left as they are: their
-  // values do not change the work of a step).
+  for (auto& c : cache->layers) c->fill_random(context, gen);
+  // Rewinds every cache to `context` tokens (recurrent states cannot go back and are left as
+  // they are: their values do not change the work of a step).
   auto rewind = [&] {
     for (auto& n : cache->lengths) n = context;
     for (auto& c : cache->layers)
-      if (auto* kv = dynamic_cast<KVCache*>(c.get()))
-        for (auto& n : kv->lengths) n = context;
+      for (int64_t r = 0; r < batch; ++r) c->rewind(r, context);
   };
   auto ids = at::randint(3, model.config().vocab_size, {batch, 1}, gen, at::kLong);
   rewind();

@@ -2,7 +2,6 @@
 #include "eval/scorer.h"
 
 #include "io/layers.h"
-#include "model/attention.h"
 #include "model/model.h"
 #include "util/error.h"
 
@@ -22,19 +21,18 @@ bool kv_cache_only(const CausalLM& model) {
 namespace {
 
 // After a pass over right-padded rows, row r of the cache holds `real` tokens, not the padded
-// width: KV caches just forget the padding (later writes overwrite it, masks hide it).
+// width: KV caches just forget the padding (MixerCache::rewind).
 void rewind_row(ModelCache& cache, int64_t row, int64_t real) {
   if (cache.lengths.at(row) == real) return;
-  for (auto& layer : cache.layers) {
-    auto* kv = dynamic_cast<KVCache*>(layer.get());
-    TORCH_CHECK(kv, "eval: a padded context row reached a recurrent cache (plan with rewindable=false)");
-    kv->lengths.at(row) = std::min(kv->lengths.at(row), real);
-  }
+  for (auto& layer : cache.layers)
+    TORCH_CHECK(layer->rewind(row, real),
+                "eval: a padded context row reached a recurrent cache (plan with rewindable=false)");
   cache.lengths.at(row) = real;
 }
 
 // A cache whose row r continues row parent[r].second of caches[parent[r].first], with room for
-// `extra` more tokens. When every row comes from one KV-only cache this is one gather per layer;
+// `extra` more tokens. When every row comes from one cache whose layers all gather (KV caches)
+// this is one gather per layer;
 // copy_row (any mixer) costs two copies per row per layer, thousands of kernels on a GPU.
 std::unique_ptr<ModelCache> continue_rows(CausalLM& model, const std::vector<std::unique_ptr<ModelCache>>& caches,
                                           const std::vector<std::pair<int64_t, int64_t>>& parent, int64_t extra) {
@@ -49,22 +47,14 @@ std::unique_ptr<ModelCache> continue_rows(CausalLM& model, const std::vector<std
   const ModelCache& src = *caches[parent[0].first];
   bool gathered = one_source;
   for (size_t l = 0; gathered && l < cache->layers.size(); ++l)
-    gathered = dynamic_cast<KVCache*>(cache->layers[l].get()) && dynamic_cast<const KVCache*>(src.layers[l].get());
+    gathered = cache->layers[l]->can_gather(*src.layers[l]);
   if (!gathered) {
     for (int64_t r = 0; r < B; ++r) cache->copy_row(r, *caches[parent[r].first], parent[r].second);
     return cache;
   }
   std::vector<int64_t> rows;
   for (const auto& p : parent) rows.push_back(p.second);
-  for (size_t l = 0; l < cache->layers.size(); ++l) {
-    auto& dst = static_cast<KVCache&>(*cache->layers[l]);
-    const auto& from = static_cast<const KVCache&>(*src.layers[l]);
-    const int64_t n = std::min(from.k.size(2), dst.k.size(2));
-    const at::Tensor idx = at::tensor(rows, at::kLong).to(from.k.device());
-    dst.k.narrow(2, 0, n).copy_(from.k.index_select(0, idx).narrow(2, 0, n));
-    dst.v.narrow(2, 0, n).copy_(from.v.index_select(0, idx).narrow(2, 0, n));
-    for (int64_t r = 0; r < B; ++r) dst.lengths[r] = from.lengths.at(rows[r]);
-  }
+  for (size_t l = 0; l < cache->layers.size(); ++l) cache->layers[l]->gather_rows(*src.layers[l], rows);
   for (int64_t r = 0; r < B; ++r) cache->lengths[r] = src.lengths.at(rows[r]);
   return cache;
 }

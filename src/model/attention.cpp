@@ -24,6 +24,29 @@ void KVCache::copy_row(int64_t dst, const MixerCache& src_base, int64_t src_row)
 
 void KVCache::reset() { std::fill(lengths.begin(), lengths.end(), 0); }
 
+// KV caches just forget what lies beyond a length (later writes overwrite it, masks hide it).
+bool KVCache::rewind(int64_t row, int64_t length) {
+  lengths.at(row) = std::min(lengths.at(row), length);
+  return true;
+}
+
+bool KVCache::can_gather(const MixerCache& src) const { return dynamic_cast<const KVCache*>(&src) != nullptr; }
+
+void KVCache::gather_rows(const MixerCache& src_base, const std::vector<int64_t>& rows) {
+  const auto& from = dynamic_cast<const KVCache&>(src_base);
+  const int64_t n = std::min(from.k.size(2), k.size(2));
+  const at::Tensor idx = at::tensor(rows, at::kLong).to(from.k.device());
+  k.narrow(2, 0, n).copy_(from.k.index_select(0, idx).narrow(2, 0, n));
+  v.narrow(2, 0, n).copy_(from.v.index_select(0, idx).narrow(2, 0, n));
+  for (size_t r = 0; r < rows.size(); ++r) lengths[r] = from.lengths.at(rows[r]);
+}
+
+void KVCache::fill_random(int64_t length, at::Generator& gen) {
+  k.narrow(2, 0, length).normal_(0, 1, gen);
+  v.narrow(2, 0, length).normal_(0, 1, gen);
+  std::fill(lengths.begin(), lengths.end(), length);
+}
+
 int64_t Attention::cache_bytes(int64_t batch, int64_t max_len, at::ScalarType dtype) const {
   return 2 * batch * w_.num_kv_heads * max_len * w_.head_dim * static_cast<int64_t>(c10::elementSize(dtype));
 }

@@ -19,6 +19,11 @@ class KVCache : public MixerCache {
   int64_t bytes() const override;
   void copy_row(int64_t dst_row, const MixerCache& src, int64_t src_row) override;
   void reset() override;
+  bool keeps_positions() const override { return true; }
+  bool rewind(int64_t row, int64_t length) override;
+  bool can_gather(const MixerCache& src) const override;
+  void gather_rows(const MixerCache& src, const std::vector<int64_t>& rows) override;
+  void fill_random(int64_t length, at::Generator& gen) override;
 };
 
 class Attention : public TokenMixer {

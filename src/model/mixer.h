@@ -6,11 +6,13 @@
 // convolution caches for linear modules). forward() with a cache consumes and advances it, so
 // prefill-then-decode equals one full forward. Sizes are known before allocation.
 #pragma once
+#include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/module.h"
 
@@ -24,6 +26,26 @@ class MixerCache {
   // Used to prefill sequences of different lengths one by one, then decode them together.
   virtual void copy_row(int64_t dst_row, const MixerCache& src, int64_t src_row) = 0;
   virtual void reset() = 0;  // back to the empty state (lengths 0, state 0)
+
+  // Sequence operations, as llama.cpp's memory interface has them. A cache that keeps every
+  // position (a KV cache) can go back to any length and gather rows with one index per tensor;
+  // a recurrent state cannot, and the defaults say so: callers fall back (copy_row) or refuse,
+  // and never need to know the concrete cache.
+  virtual bool keeps_positions() const { return false; }  // grows with the context (KV), or a fixed state
+  // Row `row` forgets its positions from `length` on (nothing if it holds fewer). Returns false,
+  // doing nothing, where the cache cannot go back.
+  virtual bool rewind(int64_t /*row*/, int64_t /*length*/) { return false; }
+  // Whether gather_rows can take rows of `src`.
+  virtual bool can_gather(const MixerCache& /*src*/) const { return false; }
+  // Row r of this cache becomes row rows[r] of `src`, for every r (as many positions as both
+  // hold), in one gather per tensor. Only where can_gather(src).
+  virtual void gather_rows(const MixerCache& /*src*/, const std::vector<int64_t>& /*rows*/) {
+    TORCH_CHECK(false, "gather_rows: this cache cannot gather rows (check can_gather)");
+  }
+  // For timing decoding steps: the cache as after a prefill of `length` tokens of random content
+  // (a KV cache: N(0,1) keys and values from `gen`, every row `length` long). A recurrent state is
+  // left as it is: its values do not change the work of a step.
+  virtual void fill_random(int64_t /*length*/, at::Generator& /*gen*/) {}
 };
 
 // Where the tokens of a forward call sit in their sequences.

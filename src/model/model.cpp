@@ -37,14 +37,14 @@ int64_t ModelCache::bytes() const { return kv_bytes() + state_bytes(); }
 int64_t ModelCache::kv_bytes() const {
   int64_t n = 0;
   for (const auto& c : layers)
-    if (dynamic_cast<const KVCache*>(c.get())) n += c->bytes();
+    if (c->keeps_positions()) n += c->bytes();
   return n;
 }
 
 int64_t ModelCache::state_bytes() const {
   int64_t n = 0;
   for (const auto& c : layers)
-    if (!dynamic_cast<const KVCache*>(c.get())) n += c->bytes();
+    if (!c->keeps_positions()) n += c->bytes();
   return n;
 }
 

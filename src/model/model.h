@@ -35,8 +35,8 @@ class ModelCache {
   std::vector<int64_t> lengths;  // tokens consumed per row
   int64_t max_len = 0;
   int64_t bytes() const;
-  int64_t kv_bytes() const;     // attention layers
-  int64_t state_bytes() const;  // linear layers
+  int64_t kv_bytes() const;     // caches that keep every position (attention layers)
+  int64_t state_bytes() const;  // fixed-size states (linear layers)
   void copy_row(int64_t dst_row, const ModelCache& src, int64_t src_row);
 };
 
