@@ -38,25 +38,46 @@ TaskResult prepare_task(const TaskSpec& task, const TextEncoder& enc, const Eval
   return r;
 }
 
-TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt) {
-  const int64_t max_len = opt.max_length > 0 ? opt.max_length : model.config().max_position_embeddings;
-  TaskResult r = prepare_task(task, enc, opt, max_len);
-  // Token requests, flattened; owner[k] = the instance of request k.
-  std::vector<TokenRequest> flat;
-  std::vector<int64_t> owner;
+TaskResult prepare_task(const CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt) {
+  return prepare_task(task, enc, opt, opt.max_length > 0 ? opt.max_length : model.config().max_position_embeddings);
+}
+
+RequestPlan plan_requests(const CausalLM& model, const TaskResult& r, const EvalOptions& opt) {
+  RequestPlan p;
   int64_t longest = 0;
   for (size_t i = 0; i < r.tokens.size(); ++i) {
     for (const auto& t : r.tokens[i]) {
       longest = std::max<int64_t>(longest, t.context.size() + t.continuation.size());
-      flat.push_back(t);
-      owner.push_back(static_cast<int64_t>(i));
+      p.flat.push_back(t);
+      p.owner.push_back(static_cast<int64_t>(i));
     }
   }
+  p.plan.max_requests = opt.batch_size;
+  p.plan.max_tokens = opt.max_tokens > 0 ? opt.max_tokens : auto_token_budget(model, longest);
+  p.plan.share_contexts = opt.share_contexts;
+  return p;
+}
 
-  PlanOptions plan;
-  plan.max_requests = opt.batch_size;
-  plan.max_tokens = opt.max_tokens > 0 ? opt.max_tokens : auto_token_budget(model, longest);
-  plan.share_contexts = opt.share_contexts;
+std::vector<DocResult> score_docs(const TaskSpec& task, const std::vector<Instance>& instances,
+                                  const std::vector<Score>& scores) {
+  std::vector<DocResult> docs;
+  size_t k = 0;
+  for (const auto& inst : instances) {
+    std::vector<double> ll;
+    std::vector<bool> greedy;
+    for (size_t j = 0; j < inst.requests.size(); ++j, ++k) {
+      ll.push_back(scores.at(k).logprob);
+      greedy.push_back(scores.at(k).greedy);
+    }
+    docs.push_back(score_doc(task, inst, std::move(ll), std::move(greedy)));
+  }
+  return docs;
+}
+
+TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt) {
+  TaskResult r = prepare_task(model, enc, task, opt);
+  const RequestPlan requests = plan_requests(model, r, opt);
+  const std::vector<int64_t>& owner = requests.owner;
 
   // Progress in documents: one is done when all of its requests are.
   std::vector<int64_t> left(r.instances.size());
@@ -66,7 +87,7 @@ TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec
   int64_t done = 0, batches = 0;
   const auto t0 = std::chrono::steady_clock::now();
   const std::clock_t c0 = std::clock();
-  auto scores = score_requests(model, flat, plan, [&](const Batch& b) {
+  auto scores = score_requests(model, requests.flat, requests.plan, [&](const Batch& b) {
     for (int64_t k : b.requests) done += --left[owner[k]] == 0;
     r.padded_tokens += b.padded_tokens;
     bar.update(done, fmt::format("batch {} ({} requests)", ++batches, b.requests.size()));
@@ -75,16 +96,7 @@ TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec
   r.cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   bar.finish(fmt::format("{} batches, {} padded tokens", batches, r.padded_tokens));
 
-  size_t k = 0;
-  for (const auto& inst : r.instances) {
-    std::vector<double> ll;
-    std::vector<bool> greedy;
-    for (size_t j = 0; j < inst.requests.size(); ++j, ++k) {
-      ll.push_back(scores[k].logprob);
-      greedy.push_back(scores[k].greedy);
-    }
-    r.docs.push_back(score_doc(task, inst, std::move(ll), std::move(greedy)));
-  }
+  r.docs = score_docs(task, r.instances, scores);
   r.metrics = aggregate(task, r.docs);
   return r;
 }

@@ -55,6 +55,22 @@ struct TaskResult {
 
 // Documents, requests and their tokens (left-truncated to max_len when > 0); no model needed.
 TaskResult prepare_task(const TaskSpec& task, const TextEncoder& enc, const EvalOptions& opt, int64_t max_len);
+// prepare_task with the model's window (opt.max_length, else max_position_embeddings).
+TaskResult prepare_task(const CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt);
+
+// The request planner that evaluate_task and the search's scorer share: a prepared task's token
+// requests flattened in instance order (owner[k]: the instance of request k), and the batch
+// planner's options for them on `model` (opt.batch_size, the token budget, context sharing).
+struct RequestPlan {
+  std::vector<TokenRequest> flat;
+  std::vector<int64_t> owner;
+  PlanOptions plan;
+};
+RequestPlan plan_requests(const CausalLM& model, const TaskResult& prepared, const EvalOptions& opt);
+// Every document's result from the scores of plan_requests' flat requests.
+std::vector<DocResult> score_docs(const TaskSpec& task, const std::vector<Instance>& instances,
+                                  const std::vector<Score>& scores);
+
 // prepare_task, then scoring and metrics.
 TaskResult evaluate_task(CausalLM& model, const TextEncoder& enc, const TaskSpec& task, const EvalOptions& opt);
 

@@ -24,29 +24,16 @@ TaskScorer::TaskScorer(CausalLM& model, const std::filesystem::path& linear_file
   settings_ = file.settings_json();
   for (int64_t l : file.layers()) linear_[l] = file.module(l, model.device(), model.dtype());
 
-  // The task's requests, planned once: every candidate is scored on the same batches. The plan
+  // The task's requests, planned once with evaluate_task's planner (nothing is scored here: the
+  // search's first score is the base's): every candidate is scored on the same batches. The plan
   // never shares a context pass between contexts of different lengths (rewindable = false), as
   // linear layers require, so the base and every hybrid run the same passes.
-  auto base = eval::evaluate_task(model, enc, task, [&] {
-    auto o = opt;
-    o.progress = false;
-    o.limit = opt.limit;
-    return o;
-  }());
-  instances_ = base.instances;
-  std::vector<eval::TokenRequest> flat;
-  int64_t longest = 0;
-  for (const auto& per : base.tokens)
-    for (const auto& t : per) {
-      flat.push_back(t);
-      longest = std::max<int64_t>(longest, t.context.size() + t.continuation.size());
-    }
-  eval::PlanOptions plan;
-  plan.max_requests = opt.batch_size;
-  plan.max_tokens = opt.max_tokens > 0 ? opt.max_tokens : eval::auto_token_budget(model, longest);
-  plan.rewindable = false;
-  batches_ = eval::plan_batches(flat, plan);
-  flat_size_ = flat.size();
+  const eval::TaskResult prepared = eval::prepare_task(model, enc, task, opt);
+  instances_ = prepared.instances;
+  eval::RequestPlan requests = eval::plan_requests(model, prepared, opt);
+  requests.plan.rewindable = false;
+  batches_ = eval::plan_batches(requests.flat, requests.plan);
+  flat_size_ = requests.flat.size();
 }
 
 TaskScorer::~TaskScorer() { set_layers({}); }
@@ -69,18 +56,7 @@ void TaskScorer::set_layers(const LayerSet& layers) {
 }
 
 double TaskScorer::metric_of(const std::vector<eval::Score>& scores) const {
-  std::vector<eval::DocResult> docs;
-  size_t k = 0;
-  for (const auto& inst : instances_) {
-    std::vector<double> ll;
-    std::vector<bool> greedy;
-    for (size_t j = 0; j < inst.requests.size(); ++j, ++k) {
-      ll.push_back(scores.at(k).logprob);
-      greedy.push_back(scores.at(k).greedy);
-    }
-    docs.push_back(eval::score_doc(task_, inst, std::move(ll), std::move(greedy)));
-  }
-  for (const auto& m : eval::aggregate(task_, docs))
+  for (const auto& m : eval::aggregate(task_, eval::score_docs(task_, instances_, scores)))
     if (m.name == metric_) return m.value;
   fail("--metric", "task {} did not report '{}'", task_.name, metric_);
 }
