@@ -5,20 +5,11 @@
 #include <torch/torch.h>
 
 #include <filesystem>
-#include <fstream>
-#include <map>
 
-#include "bench/throughput.h"
+#include "bench/bench_run.h"
 #include "cli/commands.h"
-#include "io/safetensors.h"
-#include "linear/linear.h"
-#include "model/model.h"
-#include "search/search.h"
 #include "util/device.h"
 #include "util/error.h"
-#include "util/files.h"
-#include "util/plot.h"
-#include "util/threads.h"
 
 namespace hyb::cli {
 
@@ -34,45 +25,6 @@ struct BenchArgs {
   int threads = 0;
 };
 
-struct Variant {
-  std::string name;
-  std::unique_ptr<CausalLM> model;
-};
-
-std::unique_ptr<CausalLM> base_model(const BenchArgs& a, at::Device dev, at::ScalarType dtype) {
-  std::unique_ptr<CausalLM> m;
-  if (!a.config.empty()) {
-    // Shape-true random weights straight from a config.json (speed does not depend on values).
-    m = CausalLM::random(ModelConfig::load(a.config), 0, dtype, dev);
-  } else {
-    LoadOptions opt;
-    opt.device = dev;
-    opt.dtype = dtype;
-    m = CausalLM::load(a.model, opt);
-  }
-  return m;
-}
-
-// The paper's Fig. 2: decode throughput against the number of linear layers, one line per context
-// (log scale: contexts differ by orders of magnitude). Hybrid directories sit at their linear count.
-void write_bench_plot(const std::string& path, const std::vector<ThroughputRow>& rows) {
-  std::map<int64_t, PlotSeries> by_context;
-  for (const auto& r : rows) {
-    auto& s = by_context[r.context];
-    s.name = fmt::format("context {}", r.context);
-    s.x.push_back(static_cast<double>(r.num_linear));
-    s.y.push_back(r.decode_tok_s);
-  }
-  std::vector<PlotSeries> series;
-  for (auto& [ctx, s] : by_context) series.push_back(std::move(s));
-  PlotOptions o;
-  o.title = "Decode throughput";
-  o.x_label = "linear-attention layers";
-  o.y_label = "decode tokens/s";
-  o.log_y = true;
-  write_svg_line_plot(path, series, o);
-}
-
 void print_header() {
   fmt::print("{:<22} {:>4} {:>7} {:>5} {:>12} {:>12} {:>12} {:>7} {:>9} {:>9} {:>9} {:>7}\n", "config", "lin",
              "context", "batch", "prefill t/s", "decode t/s", "bound t/s", "%bound", "KV MiB", "state MiB", "peak GiB",
@@ -85,21 +37,6 @@ void print_row(const ThroughputRow& r) {
              100 * r.decode_tok_s / r.bound_tok_s, r.kv_bytes / 1048576.0, r.state_bytes / 1048576.0,
              r.peak_bytes / 1073741824.0, r.speedup);
   std::fflush(stdout);
-}
-
-// --from: rows of earlier runs (their --out files), e.g. to plot runs made in several calls.
-std::vector<ThroughputRow> read_rows(const std::vector<std::string>& files) {
-  std::vector<ThroughputRow> rows;
-  for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) fail(f, "cannot open (--from)");
-    try {
-      for (const auto& j : nlohmann::json::parse(in)) rows.push_back(ThroughputRow::from_json(j));
-    } catch (const nlohmann::json::exception& e) {
-      fail(f, "not a `hybridize bench --out` file: {}", e.what());
-    }
-  }
-  return rows;
 }
 
 }  // namespace
@@ -128,7 +65,7 @@ void add_bench(CLI::App& app) {
   cmd->callback([a] {
     torch::NoGradGuard ng;
     if (!a->from.empty()) {
-      const auto rows = read_rows(a->from);
+      const auto rows = read_bench_rows(a->from);
       print_header();
       for (const auto& r : rows) print_row(r);
       if (!a->plot.empty()) write_bench_plot(a->plot, rows);
@@ -138,61 +75,27 @@ void add_bench(CLI::App& app) {
     const at::Device dev = parse_device(a->device);
     const at::ScalarType dtype = a->dtype.empty() ? (dev.is_cuda() ? at::kBFloat16 : at::kFloat)
                                                   : parse_dtype(a->dtype, "--dtype");
-    ThroughputOptions opt;
-    opt.new_tokens = a->new_tokens;
-    opt.prefill_chunk = a->prefill_chunk;
-    opt.cuda_graph = !a->no_graph;
-    opt.bandwidth = a->bandwidth > 0 ? a->bandwidth : (dev.is_cuda() ? 4.3e12 : 2e10);
-    if (a->batch != "max") opt.batch = std::stoll(a->batch);
-
-    // The configurations: the base (and fresh hybrids of it), then any hybrid directories.
-    std::vector<std::pair<std::string, std::function<std::unique_ptr<CausalLM>()>>> variants;
-    if (a->counts.empty()) a->counts = {0};
-    for (int64_t k : a->counts) {
-      variants.emplace_back(k == 0 ? "full" : fmt::format("{}x{}", a->mixer, k), [a, k, dev, dtype] {
-        auto m = base_model(*a, dev, dtype);
-        if (k > m->num_layers()) fail("--replace-counts", "{} exceeds the {} layers", k, m->num_layers());
-        auto s = LinearSettings::for_model(a->mixer, m->config());
-        for (int64_t l : uniform_placement(m->num_layers(), k)) {
-          auto mixer = make_linear_mixer(s, 1000 + l);
-          mixer->to(dev, dtype);
-          m->set_mixer(l, std::move(mixer), s.to_json());  // the attention weights are freed
-        }
-        return m;
-      });
-    }
-    for (const auto& h : a->hybrids)
-      variants.emplace_back(h, [h, dev, dtype] {
-        LoadOptions o;
-        o.device = dev;
-        o.dtype = dtype;
-        return CausalLM::load(h, o);
-      });
-
-    std::string plot = a->plot;
-    if (plot.empty() && !a->out.empty()) plot = std::filesystem::path(a->out).replace_extension(".svg").string();
-    std::vector<ThroughputRow> rows;
-    std::map<int64_t, double> full_speed;
+    BenchRunOptions run;
+    run.contexts = a->contexts;
+    run.threads = a->threads;
+    run.throughput.new_tokens = a->new_tokens;
+    run.throughput.prefill_chunk = a->prefill_chunk;
+    run.throughput.cuda_graph = !a->no_graph;
+    run.throughput.bandwidth = a->bandwidth > 0 ? a->bandwidth : (dev.is_cuda() ? 4.3e12 : 2e10);
+    if (a->batch != "max") run.throughput.batch = std::stoll(a->batch);
+    run.out = a->out;
+    run.plot = a->plot;
+    if (run.plot.empty() && !a->out.empty()) run.plot = std::filesystem::path(a->out).replace_extension(".svg").string();
+    BenchModels models;
+    models.model_dir = a->model;
+    models.config = a->config;
+    models.mixer = a->mixer;
+    models.counts = a->counts;
+    models.hybrids = a->hybrids;
+    models.device = dev;
+    models.dtype = dtype;
     print_header();
-    for (auto& [name, make] : variants) {
-      auto model = make();
-      configure_threads(a->threads, model->config().hidden_size);
-      for (int64_t ctx : a->contexts) {
-        opt.context = ctx;
-        auto r = measure_throughput(*model, name, opt);
-        if (r.num_linear == 0 && !full_speed.count(ctx)) full_speed[ctx] = r.decode_tok_s;
-        if (full_speed.count(ctx)) r.speedup = r.decode_tok_s / full_speed[ctx];
-        print_row(r);
-        rows.push_back(r);
-        // Written after every row, so that a run stopped by a time limit keeps what it measured.
-        if (!a->out.empty()) {
-          nlohmann::json j = nlohmann::json::array();
-          for (const auto& row : rows) j.push_back(row.to_json());
-          write_file_atomic(a->out, j.dump(2) + "\n");
-        }
-        if (!plot.empty()) write_bench_plot(plot, rows);
-      }
-    }
+    run_bench(bench_variants(models), run, print_row);
   });
 }
 

@@ -4,9 +4,6 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <malloc.h>
-
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -29,31 +26,16 @@ struct EvalArgs {
   bool list = false, no_progress = false;
 };
 
-// --tasks-dir, else $HYB_TASKS_DIR, else ../shared/data/tasks (a development checkout).
-std::filesystem::path tasks_dir(const EvalArgs& a) {
-  if (!a.tasks_dir.empty()) return a.tasks_dir;
-  if (const char* env = std::getenv("HYB_TASKS_DIR")) return env;
-  return std::filesystem::path("..") / "shared" / "data" / "tasks";
-}
-
 std::vector<eval::TaskSpec> resolve_tasks(const EvalArgs& a) {
   std::vector<std::string> names;
   for (const auto& n : eval::split(a.tasks, ","))
     if (!eval::py_strip(n).empty()) names.push_back(eval::py_strip(n));
   if (names.empty() && a.data.empty()) fail("--task", "give --task NAME[,NAME...] or --data FILE (see --list-tasks)");
   if (!a.data.empty() && names.size() > 1) fail("--data", "one file is one task; give a single --task with it");
-  if (!a.data.empty()) {
-    const std::string name = names.empty() ? std::filesystem::path(a.data).stem().string() : names[0];
-    for (const auto& t : eval::builtin_tasks())
-      if (t.name == name) {  // a built-in task's rules on the user's copy of its data
-        eval::TaskSpec spec = t;
-        spec.data_file = a.data;
-        return {spec};
-      }
-    return {eval::generic_task(name, a.data)};
-  }
+  if (!a.data.empty())
+    return {eval::resolve_task(names.empty() ? std::filesystem::path(a.data).stem().string() : names[0], a.data)};
   std::vector<eval::TaskSpec> out;
-  for (const auto& n : names) out.push_back(eval::find_task(n));
+  for (const auto& n : names) out.push_back(eval::resolve_task(n, ""));
   return out;
 }
 }  // namespace
@@ -95,7 +77,7 @@ void add_eval(CLI::App& app) {
       const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
       const auto enc = eval::TextEncoder::from(tok);
       eval::EvalOptions opt;
-      opt.tasks_dir = tasks_dir(*a);
+      opt.tasks_dir = eval::tasks_dir_or_default(a->tasks_dir);
       opt.split = a->split;
       opt.limit = a->limit;
       opt.num_fewshot = a->num_fewshot;
@@ -106,13 +88,10 @@ void add_eval(CLI::App& app) {
     }
     if (a->model.empty()) fail("--model", "required");
     torch::NoGradGuard ng;
-    // Keep freed memory in the process: otherwise glibc hands every large activation buffer back
-    // to the kernel after each batch and the next batch page-faults it in again (on CPU that was
-    // half of pubmedqa's run time: 17 s -> 8 s CPU for 100 documents on stories260K).
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    // Freed memory stays in the process (main's keep_freed_memory): on CPU that halved
+    // pubmedqa's run time (17 s -> 8 s CPU for 100 documents on stories260K).
     eval::EvalOptions opt;
-    opt.tasks_dir = tasks_dir(*a);
+    opt.tasks_dir = eval::tasks_dir_or_default(a->tasks_dir);
     opt.split = a->split;
     opt.limit = a->limit;
     opt.num_fewshot = a->num_fewshot;

@@ -61,6 +61,12 @@ const TaskSpec& find_task(const std::string& name);
 // A task for a user's JSONL file: {"context", "choices", "gold"} lines (acc, acc_norm) or
 // {"context", "continuation"} lines (perplexity, acc); the form is read from the first line.
 TaskSpec generic_task(const std::string& name, const std::filesystem::path& file);
+// What --task NAME [--data FILE] means in every command: without a file the built-in task (else
+// find_task's error); with one, a built-in task's rules on the user's copy of its data, or the
+// generic format for any other name.
+TaskSpec resolve_task(const std::string& name, const std::string& data_file);
+// --tasks-dir when given, else $HYB_TASKS_DIR, else ../shared/data/tasks (a development checkout).
+std::filesystem::path tasks_dir_or_default(const std::string& flag);
 
 // The file holding `split` of a task: its data_file, else the first of
 // tasks_dir/<name>/<split>.jsonl and tasks_dir/<name>/<split>_llamacpp_format.txt[.bz2].

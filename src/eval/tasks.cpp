@@ -2,6 +2,8 @@
 // one entry each. See ../shared/docs/lm-eval-tasks.md for the rules they encode.
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "eval/docs.h"
 #include "eval/task.h"
 #include "util/error.h"
@@ -103,6 +105,23 @@ const TaskSpec& find_task(const std::string& name) {
     known += (known.empty() ? "" : ", ") + t.name;
   }
   fail("--task", "unknown task '{}' (built-in: {}; or give --data FILE for your own)", name, known);
+}
+
+TaskSpec resolve_task(const std::string& name, const std::string& data_file) {
+  if (data_file.empty()) return find_task(name);
+  for (const auto& t : builtin_tasks())
+    if (t.name == name) {  // a built-in task's rules on the user's copy of its data
+      TaskSpec spec = t;
+      spec.data_file = data_file;
+      return spec;
+    }
+  return generic_task(name, data_file);
+}
+
+std::filesystem::path tasks_dir_or_default(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("HYB_TASKS_DIR")) return env;
+  return std::filesystem::path("..") / "shared" / "data" / "tasks";
 }
 
 TaskSpec generic_task(const std::string& name, const std::filesystem::path& file) {

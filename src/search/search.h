@@ -1,7 +1,8 @@
 // search: phase 2 of Distill-then-Replace, greedy layer replacement (the paper's Algorithm 1) and
 // the paper's baselines, over any scorer: the search only asks "what does the task score when
 // exactly these layers are linear?", so it is tested with a deterministic stub and runs on
-// the real evaluator (search/task_scorer) unchanged.
+// the real evaluator (search/task_scorer) unchanged; search/search_run is `hybridize search` as one
+// call (scorer, processes, journal, outputs), search/export writes the hybrid directories.
 //
 // Algorithm 1 (greedy):
 //   P_base = score({});  P_min = P_base * (1 - max_drop)  (or --min-score)
@@ -70,8 +71,8 @@ struct SearchResult {
 using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& extends)>;
 
 // Scores several candidates that all extend `extends` (one round), returning (score, seconds) of
-// each in order: how a round is spread over several processes (cmd_search: candidate i on rank
-// i mod N, the scores all-gathered). Without one, candidates are scored one by one with ScoreFn.
+// each in order: how a round is spread over several processes (search_run's distributed_round:
+// candidate i on rank i mod N, the scores all-gathered). Without one, candidates are scored one by one with ScoreFn.
 struct Scored {
   double score = 0, seconds = 0;
 };

@@ -1,0 +1,54 @@
+// search/search_run: `hybridize search` as one library call on a loaded model: the task scorer,
+// each round spread over the processes of a --gpus group (candidate i on rank i mod N, the scores
+// all-gathered), the journal (--resume), trajectory.jsonl, summary.json, the two plots and the
+// M_best / M_opt hybrid directories. Only the group's root (or the one process) writes.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "eval/evaluate.h"
+#include "search/search.h"
+
+namespace hyb {
+
+class CausalLM;
+class TaskScorer;
+namespace dist {
+class ProcessGroup;
+}
+
+struct SearchRunOptions {
+  std::filesystem::path model_dir;  // the full-attention model (export reads it again)
+  std::filesystem::path linear;     // linear.safetensors from `hybridize distill`
+  std::filesystem::path out;        // the run directory
+  std::string metric = "acc";       // acc | acc_norm
+  bool resume = false, prefix_cache = true;
+  SearchOptions search;
+};
+
+struct SearchRunResult {
+  SearchResult result;
+  nlohmann::json summary;  // summary.json (root only)
+  double seconds = 0;
+  double full_forwards = 0;  // over all processes
+  int64_t replayed = 0;      // scores taken from the journal
+};
+
+// Runs the search on `task` (requests from `eo`) and writes the run directory. Prints the run's
+// header and a line per round on stderr (root only). Every rank returns; only the root's result
+// carries the summary. Throws hyb::Error for bad options or files.
+SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
+                               const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group);
+
+// A round over the processes of `group` (null: one process): candidate i on rank i mod N, each
+// rank planning its own candidates' prefix cache, (score, seconds) all-gathered.
+ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group);
+
+// trajectory.svg (score against linear layers, with P_min) and, for greedy, candidates.svg (every
+// round's candidates by the layer they swap in).
+void write_search_plots(const std::filesystem::path& out, const SearchResult& result, const std::string& task,
+                        const std::string& strategy, const std::string& metric, int64_t num_layers);
+
+}  // namespace hyb
