@@ -8,6 +8,7 @@
 
 #include "bench/bench_run.h"
 #include "cli/commands.h"
+#include "linear/kinds.h"
 #include "util/device.h"
 #include "util/error.h"
 
@@ -46,7 +47,7 @@ void add_bench(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   auto* m = cmd->add_option("--model", a->model, "Model directory (full or hybrid)");
   cmd->add_option("--config", a->config, "config.json: benchmark random weights of this shape")->excludes(m);
-  cmd->add_option("--mixer", a->mixer, "gla | gdn | jet: fresh modules for --replace-counts");
+  cmd->add_option("--mixer", a->mixer, mixer_kind_list() + ": fresh modules for --replace-counts");
   cmd->add_option("--replace-counts", a->counts, "Numbers of layers to replace (evenly interleaved)")->delimiter(',');
   cmd->add_option("--hybrid", a->hybrids, "Hybrid model directories to compare");
   cmd->add_option("--context", a->contexts, "Context lengths")->delimiter(',');

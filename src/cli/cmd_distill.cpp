@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "dist/launch.h"
 #include "distill/distill.h"
+#include "linear/kinds.h"
 #include "util/error.h"
 
 namespace hyb::cli {
@@ -21,8 +22,8 @@ void add_distill(CLI::App& app) {
   auto gpus = std::make_shared<int>(1);
   cmd->add_option("--model", *model, "Teacher model directory (Hugging Face Llama / Qwen2)")->required();
   cmd->add_option("--tokenizer", *tok, "Tokenizer directory or tokenizer.json (default: the model's)");
-  cmd->add_option("--mixer", a->mixer, "Linear module: gla, gdn or jet")
-      ->check(CLI::IsMember({"gla", "gdn", "jet"}))->capture_default_str();
+  cmd->add_option("--mixer", a->mixer, "Linear module: " + mixer_kind_list())
+      ->check(CLI::IsMember(mixer_kind_names()))->capture_default_str();
   cmd->add_option("--data", a->data, "Training text: .txt (blank-line separated documents) or .jsonl (\"text\"); files or globs")
       ->required();
   cmd->add_option("--eval-data", a->eval_data, "Held-out text (default: the first --eval-sequences of --data)");

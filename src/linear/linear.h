@@ -5,7 +5,8 @@
 // Each module has three forms sharing its parameters: the naive token-by-token recurrence
 // (reference, ops/*_naive), the chunked parallel form (training / prefill) and the one-token
 // recurrent step on a carried state (decoding). See ../shared/docs/linear-attention-reference.md.
-// Files: settings.cpp (LinearSettings, the factories), linear_file.* (linear.safetensors, the
+// Files: kinds.* (the registry of kinds: name, factory, own checks), settings.cpp (LinearSettings,
+// the factories), linear_file.* (linear.safetensors, the
 // distilled modules' file: its one writer and validated reader), blocks.* (parts the modules share, the
 // cache), gla.cpp and gated_delta.cpp (the modules: parameters, gates, norms, cache handling),
 // ops/ (the recurrences as tensor functions: *_naive.cpp references beside the chunked + step
@@ -28,7 +29,7 @@ namespace hyb {
 struct ModelConfig;
 
 struct LinearSettings {
-  std::string kind;  // "gla" | "gdn" | "jet"
+  std::string kind;  // a kind of the registry (linear/kinds): "gla" | "gdn" | "jet"
   int64_t hidden_size = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
   bool qkv_bias = false;       // keep the parent's q/k/v biases (Qwen2)
   int64_t conv_size = 4;       // short / dynamic convolution width (gdn, jet)

@@ -1,15 +1,16 @@
 // linear/settings: LinearSettings (derived from the parent model, validated, to and from JSON)
-// and the two factories that build a module from them.
+// and the two factories that build a module from them (through the registry, linear/kinds).
 #include "io/config.h"
 #include "linear/blocks.h"
+#include "linear/kinds.h"
 #include "linear/linear.h"
 #include "util/error.h"
 
 namespace hyb {
 
 void LinearSettings::validate(const std::string& where) const {
-  if (kind != "gla" && kind != "gdn" && kind != "jet")
-    fail(where, "unknown linear-attention kind '{}' (expected gla, gdn or jet)", kind);
+  const MixerKind* k = find_mixer_kind(kind);
+  if (!k) fail(where, "unknown linear-attention kind '{}' (expected {})", kind, mixer_kind_list());
   if (hidden_size <= 0 || num_heads <= 0 || num_kv_heads <= 0 || head_dim <= 0)
     fail(where, "hidden_size, num_heads, num_kv_heads and head_dim must be positive "
          "(got {}, {}, {}, {})", hidden_size, num_heads, num_kv_heads, head_dim);
@@ -21,9 +22,7 @@ void LinearSettings::validate(const std::string& where) const {
     fail(where, "gate_logit_normalizer must be positive (got {})", gate_logit_normalizer);
   if (!(norm_eps > 0)) fail(where, "norm_eps must be positive (got {})", norm_eps);
   if (chunk_size < 1) fail(where, "chunk_size must be at least 1 (got {})", chunk_size);
-  if (kind == "jet" && (num_heads * head_dim) % 8 != 0)
-    fail(where, "jet: value dim {} (num_heads x head_dim) is not divisible by 8, the kernel "
-         "generator's reduction", num_heads * head_dim);
+  if (k->check) k->check(*this, where);
 }
 
 LinearSettings LinearSettings::for_model(const std::string& kind, const ModelConfig& cfg) {
@@ -107,8 +106,7 @@ std::unique_ptr<LinearMixer> build(const LinearSettings& s, const AttentionWeigh
                                    uint64_t seed) {
   s.validate("linear settings");
   if (parent) linear::check_parent(s, *parent);
-  if (s.kind == "gla") return linear::new_gla(s, parent, seed);
-  return linear::new_gated_delta(s, parent, seed);
+  return find_mixer_kind(s.kind)->make(s, parent, seed);
 }
 }  // namespace
 
