@@ -17,9 +17,10 @@ namespace hyb::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model, config, mixer = "jet", out, plot, device = "cpu", dtype, batch = "max";
-  std::vector<std::string> hybrids, from;
-  std::vector<int64_t> contexts = {512, 2048, 16384, 65536}, counts;
+  BenchModels models;  // --model, --config, --mixer, --replace-counts, --hybrid
+  std::string out, plot, device = "cpu", dtype, batch = "max";
+  std::vector<std::string> from;
+  std::vector<int64_t> contexts = {512, 2048, 16384, 65536};
   int64_t new_tokens = 128, prefill_chunk = 2048;
   double bandwidth = 0;
   bool no_graph = false;
@@ -45,11 +46,11 @@ void print_row(const ThroughputRow& r) {
 void add_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Prefill/decode throughput and memory of full and hybrid models");
   auto a = std::make_shared<BenchArgs>();
-  auto* m = cmd->add_option("--model", a->model, "Model directory (full or hybrid)");
-  cmd->add_option("--config", a->config, "config.json: benchmark random weights of this shape")->excludes(m);
-  cmd->add_option("--mixer", a->mixer, mixer_kind_list() + ": fresh modules for --replace-counts");
-  cmd->add_option("--replace-counts", a->counts, "Numbers of layers to replace (evenly interleaved)")->delimiter(',');
-  cmd->add_option("--hybrid", a->hybrids, "Hybrid model directories to compare");
+  auto* m = cmd->add_option("--model", a->models.model_dir, "Model directory (full or hybrid)");
+  cmd->add_option("--config", a->models.config, "config.json: benchmark random weights of this shape")->excludes(m);
+  cmd->add_option("--mixer", a->models.mixer, mixer_kind_list() + ": fresh modules for --replace-counts");
+  cmd->add_option("--replace-counts", a->models.counts, "Numbers of layers to replace (evenly interleaved)")->delimiter(',');
+  cmd->add_option("--hybrid", a->models.hybrids, "Hybrid model directories to compare");
   cmd->add_option("--context", a->contexts, "Context lengths")->delimiter(',');
   cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)");
   cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(CLI::PositiveNumber);
@@ -72,7 +73,7 @@ void add_bench(CLI::App& app) {
       if (!a->plot.empty()) write_bench_plot(a->plot, rows);
       return;
     }
-    if (a->model.empty() && a->config.empty()) fail("--model", "give --model DIR or --config CONFIG.json");
+    if (a->models.model_dir.empty() && a->models.config.empty()) fail("--model", "give --model DIR or --config CONFIG.json");
     const at::Device dev = parse_device(a->device);
     const at::ScalarType dtype = a->dtype.empty() ? (dev.is_cuda() ? at::kBFloat16 : at::kFloat)
                                                   : parse_dtype(a->dtype, "--dtype");
@@ -87,16 +88,10 @@ void add_bench(CLI::App& app) {
     run.out = a->out;
     run.plot = a->plot;
     if (run.plot.empty() && !a->out.empty()) run.plot = std::filesystem::path(a->out).replace_extension(".svg").string();
-    BenchModels models;
-    models.model_dir = a->model;
-    models.config = a->config;
-    models.mixer = a->mixer;
-    models.counts = a->counts;
-    models.hybrids = a->hybrids;
-    models.device = dev;
-    models.dtype = dtype;
+    a->models.device = dev;
+    a->models.dtype = dtype;
     print_header();
-    run_bench(bench_variants(models), run, print_row);
+    run_bench(bench_variants(a->models), run, print_row);
   });
 }
 

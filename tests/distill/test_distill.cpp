@@ -10,9 +10,9 @@
 #include "../test_util.h"
 #include "distill/distill.h"
 #include "io/layers.h"
-#include "linear/linear_file.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "util/error.h"
 
