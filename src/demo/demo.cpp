@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 
 #include "demo/decode_speed.h"
 #include "demo/pretrain.h"
@@ -18,6 +19,7 @@
 #include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
+#include "search/layer_swapper.h"
 #include "search/search.h"
 #include "util/files.h"
 #include "util/threads.h"
@@ -55,29 +57,6 @@ class Clock {
   std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
 
-// Keeps, for every layer, the mixer that is not installed (the teacher's attention or the
-// distilled module) and swaps so that exactly a given set of layers is linear.
-class LayerSwapper {
- public:
-  LayerSwapper(CausalLM& model, std::vector<std::unique_ptr<TokenMixer>> students, json settings)
-      : model_(model), spare_(std::move(students)), linear_(spare_.size(), false), settings_(std::move(settings)) {}
-
-  void set(const LayerSet& layers) {
-    for (size_t l = 0; l < spare_.size(); ++l) {
-      const bool want = std::find(layers.begin(), layers.end(), static_cast<int64_t>(l)) != layers.end();
-      if (want == linear_[l]) continue;
-      spare_[l] = model_.set_mixer(static_cast<int64_t>(l), std::move(spare_[l]), settings_);
-      linear_[l] = want;
-    }
-  }
-
- private:
-  CausalLM& model_;
-  std::vector<std::unique_ptr<TokenMixer>> spare_;
-  std::vector<bool> linear_;
-  json settings_;
-};
-
 // One question in the generic task format of `hybridize eval`: {"context", "choices", "gold"}.
 json question_json(const TaskSet& t, const Item& it) {
   const auto& row = t.rows[it.row];
@@ -107,11 +86,11 @@ json examples(const TaskSet& t, size_t n) {
 
 // Every layer's distilled module from linear.safetensors (linear/linear_file), kept apart from
 // the model so that the search can swap them in and out (load_linear_layers swaps them in for good).
-std::vector<std::unique_ptr<TokenMixer>> read_students(const fs::path& path, const CausalLM& model) {
+std::map<int64_t, std::unique_ptr<TokenMixer>> read_students(const fs::path& path, const CausalLM& model) {
   const LinearFile file = LinearFile::open(path);
   file.check_fits(model.config(), all_layers(model.num_layers()));
-  std::vector<std::unique_ptr<TokenMixer>> out;
-  for (int64_t l = 0; l < model.num_layers(); ++l) out.push_back(file.module(l, at::kCPU, at::kFloat));
+  std::map<int64_t, std::unique_ptr<TokenMixer>> out;
+  for (int64_t l = 0; l < model.num_layers(); ++l) out[l] = file.module(l, at::kCPU, at::kFloat);
   return out;
 }
 

@@ -21,8 +21,9 @@ TaskScorer::TaskScorer(CausalLM& model, const std::filesystem::path& linear_file
   // Every stored layer's distilled module, built from the file's settings, in the model's dtype.
   const LinearFile file = LinearFile::open(linear_file);
   file.check_fits(model.config());
-  settings_ = file.settings_json();
-  for (int64_t l : file.layers()) linear_[l] = file.module(l, model.device(), model.dtype());
+  std::map<int64_t, std::unique_ptr<TokenMixer>> modules;
+  for (int64_t l : file.layers()) modules[l] = file.module(l, model.device(), model.dtype());
+  swap_ = std::make_unique<LayerSwapper>(model, std::move(modules), file.settings_json());
 
   // The task's requests, planned once with evaluate_task's planner (nothing is scored here: the
   // search's first score is the base's): every candidate is scored on the same batches. The plan
@@ -36,24 +37,7 @@ TaskScorer::TaskScorer(CausalLM& model, const std::filesystem::path& linear_file
   flat_size_ = requests.flat.size();
 }
 
-TaskScorer::~TaskScorer() { set_layers({}); }
-
-void TaskScorer::set_layers(const LayerSet& layers) {
-  for (int64_t l = 0; l < num_layers_; ++l) {
-    const bool want = std::binary_search(layers.begin(), layers.end(), l);
-    const bool have = std::binary_search(in_model_.begin(), in_model_.end(), l);
-    if (want == have) continue;
-    if (want) {
-      if (!linear_.count(l)) fail("search", "no distilled module for layer {}", l);
-      attention_[l] = model_.set_mixer(l, std::move(linear_[l]), settings_);
-      linear_.erase(l);
-    } else {
-      linear_[l] = model_.set_mixer(l, std::move(attention_[l]));
-      attention_.erase(l);
-    }
-  }
-  in_model_ = layers;
-}
+TaskScorer::~TaskScorer() = default;  // swap_ puts every attention back
 
 double TaskScorer::metric_of(const std::vector<eval::Score>& scores) const {
   for (const auto& m : eval::aggregate(task_, eval::score_docs(task_, instances_, scores)))
@@ -62,7 +46,7 @@ double TaskScorer::metric_of(const std::vector<eval::Score>& scores) const {
 }
 
 void TaskScorer::capture(const LayerSet& current) {
-  set_layers(current);
+  swap_->set(current);
   hidden_.assign(batches_.size(), {});
   for (size_t b = 0; b < batches_.size(); ++b) {
     eval::RunHooks hooks;
@@ -102,7 +86,7 @@ double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
     if (planned_ && planned_for_ == extends && !plan_uses_cache_) from = 0;
     else capture(extends);
   }
-  set_layers(layers);
+  swap_->set(layers);
   std::vector<eval::Score> out(flat_size_);
   for (size_t b = 0; b < batches_.size(); ++b) {
     eval::RunHooks hooks;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "eval/evaluate.h"
+#include "search/layer_swapper.h"
 #include "search/search.h"
 
 namespace hyb {
@@ -44,7 +45,6 @@ class TaskScorer {
   double full_forwards() const { return layer_passes_ / static_cast<double>(num_layers_); }
 
  private:
-  void set_layers(const LayerSet& layers);  // swap mixers so that exactly `layers` are linear
   double metric_of(const std::vector<eval::Score>& scores) const;
   void capture(const LayerSet& current);  // prefix cache for the current model
 
@@ -57,10 +57,7 @@ class TaskScorer {
   std::vector<eval::Instance> instances_;
   std::vector<eval::Batch> batches_;
   size_t flat_size_ = 0;
-  // Mixers not in the model right now, by layer: distilled modules and parked attention.
-  std::map<int64_t, std::unique_ptr<TokenMixer>> linear_, attention_;
-  nlohmann::json settings_;
-  LayerSet in_model_;  // layers currently linear in model_
+  std::unique_ptr<LayerSwapper> swap_;  // the distilled modules, swapped in and out
   // Prefix cache: for `cached_for_`, hidden states [batch][pass][layer].
   LayerSet cached_for_;
   bool have_cache_ = false;
