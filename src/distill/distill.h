@@ -32,7 +32,7 @@ class ProcessGroup;
 
 struct DistillOptions {
   std::filesystem::path model_dir, tokenizer_dir, out_dir;  // tokenizer_dir empty: the model's
-  std::string mixer = "gla";                                // gla | gdn | jet
+  std::string mixer = "gla";                                // a kind of linear/kinds: gla | gdn | jet
   std::vector<std::string> data;       // training files or globs (.txt, .jsonl)
   std::vector<std::string> eval_data;  // held-out files; empty: the first sequences of `data`
   int64_t tokens = 100'000'000;        // training tokens (the paper: ~100M)

@@ -23,15 +23,15 @@
 #include <set>
 #include <sstream>
 
+#include "dist/process_group.h"
 #include "distill/data.h"
 #include "distill/distill.h"
-#include "io/layers.h"
-#include "linear/linear_file.h"
 #include "distill/report.h"
 #include "distill/students.h"
-#include "dist/process_group.h"
+#include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "linear/ops/dispatch.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"

@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include "../test_util.h"
-#include "linear/linear_file.h"
 #include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/task_scorer.h"
