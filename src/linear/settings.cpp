@@ -48,18 +48,23 @@ LinearSettings LinearSettings::for_model(const std::string& kind, const ModelCon
   return s;
 }
 
+namespace {
+// Every numeric setting by its JSON key: to_json and from_json read these tables, so a new knob
+// is one field in LinearSettings and one line here.
+const std::pair<const char*, int64_t LinearSettings::*> kIntegers[] = {
+    {"hidden_size", &LinearSettings::hidden_size}, {"num_heads", &LinearSettings::num_heads},
+    {"num_kv_heads", &LinearSettings::num_kv_heads}, {"head_dim", &LinearSettings::head_dim},
+    {"conv_size", &LinearSettings::conv_size},     {"gate_low_rank", &LinearSettings::gate_low_rank},
+    {"chunk_size", &LinearSettings::chunk_size}};
+const std::pair<const char*, double LinearSettings::*> kNumbers[] = {
+    {"gate_logit_normalizer", &LinearSettings::gate_logit_normalizer}, {"norm_eps", &LinearSettings::norm_eps}};
+}  // namespace
+
 nlohmann::json LinearSettings::to_json() const {
-  return {{"kind", kind},
-          {"hidden_size", hidden_size},
-          {"num_heads", num_heads},
-          {"num_kv_heads", num_kv_heads},
-          {"head_dim", head_dim},
-          {"qkv_bias", qkv_bias},
-          {"conv_size", conv_size},
-          {"gate_low_rank", gate_low_rank},
-          {"gate_logit_normalizer", gate_logit_normalizer},
-          {"norm_eps", norm_eps},
-          {"chunk_size", chunk_size}};
+  nlohmann::json j = {{"kind", kind}, {"qkv_bias", qkv_bias}};
+  for (const auto& [key, field] : kIntegers) j[key] = this->*field;
+  for (const auto& [key, field] : kNumbers) j[key] = this->*field;
+  return j;
 }
 
 LinearSettings LinearSettings::from_json(const nlohmann::json& j, const std::string& where) {
@@ -85,16 +90,14 @@ LinearSettings LinearSettings::from_json(const nlohmann::json& j, const std::str
     } else if (key == "qkv_bias") {
       if (!val.is_boolean()) fail(where, "'qkv_bias' must be true or false");
       s.qkv_bias = val.get<bool>();
-    } else if (key == "hidden_size") integer(s.hidden_size);
-    else if (key == "num_heads") integer(s.num_heads);
-    else if (key == "num_kv_heads") integer(s.num_kv_heads);
-    else if (key == "head_dim") integer(s.head_dim);
-    else if (key == "conv_size") integer(s.conv_size);
-    else if (key == "gate_low_rank") integer(s.gate_low_rank);
-    else if (key == "chunk_size") integer(s.chunk_size);
-    else if (key == "gate_logit_normalizer") number(s.gate_logit_normalizer);
-    else if (key == "norm_eps") number(s.norm_eps);
-    else fail(where, "unknown linear-attention setting '{}'", key);
+    } else {
+      bool known = false;
+      for (const auto& [name, field] : kIntegers)
+        if (key == name) integer(s.*field), known = true;
+      for (const auto& [name, field] : kNumbers)
+        if (key == name) number(s.*field), known = true;
+      if (!known) fail(where, "unknown linear-attention setting '{}'", key);
+    }
   }
   if (s.num_kv_heads == 0) s.num_kv_heads = s.num_heads;
   s.validate(where);
