@@ -47,7 +47,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json or its directory (default: --model)");
   cmd->add_option("--task", a->tasks, "Task name(s), comma-separated (see --list-tasks)");
   cmd->add_option("--data", a->data, "One task's data file (JSONL: built-in task fields or the generic format)");
-  cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else ../shared/data/tasks)");
+  cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to score (default: test if the task has one, else validation)");
   cmd->add_option("--limit", a->limit, "Score only the first N documents of each task")->check(CLI::NonNegativeNumber);
   cmd->add_option("--num-fewshot", a->num_fewshot, "Few-shot examples from the dev split (MMLU)")->check(CLI::NonNegativeNumber);

@@ -39,7 +39,7 @@ void add_search(CLI::App& app) {
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors from hybridize distill)")->required();
   cmd->add_option("--task", a->task, "Task name (see hybridize eval --list-tasks)")->required();
   cmd->add_option("--data", a->data, "The task's data file (a built-in task's fields, or the generic format)");
-  cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else ../shared/data/tasks)");
+  cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to search on (default: validation if the task has it)");
   cmd->add_option("--limit", a->limit, "Only the first N documents");
   cmd->add_option("--metric", a->metric, "acc or acc_norm");

@@ -65,7 +65,8 @@ TaskSpec generic_task(const std::string& name, const std::filesystem::path& file
 // find_task's error); with one, a built-in task's rules on the user's copy of its data, or the
 // generic format for any other name.
 TaskSpec resolve_task(const std::string& name, const std::string& data_file);
-// --tasks-dir when given, else $HYB_TASKS_DIR, else ../shared/data/tasks (a development checkout).
+// --tasks-dir when given, else $HYB_TASKS_DIR, else ../shared/data/tasks (only a development
+// checkout has it; a user gives one of the first two, and task_file says so when data is missing).
 std::filesystem::path tasks_dir_or_default(const std::string& flag);
 
 // The file holding `split` of a task: its data_file, else the first of

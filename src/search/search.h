@@ -2,7 +2,8 @@
 // the paper's baselines, over any scorer: the search only asks "what does the task score when
 // exactly these layers are linear?", so it is tested with a deterministic stub and runs on
 // the real evaluator (search/task_scorer) unchanged; search/search_run is `hybridize search` as one
-// call (scorer, processes, journal, outputs), search/export writes the hybrid directories.
+// call (scorer, processes, journal, outputs), search/layer_swapper swaps the modules in and out,
+// search/export writes the hybrid directories.
 //
 // Algorithm 1 (greedy):
 //   P_base = score({});  P_min = P_base * (1 - max_drop)  (or --min-score)
