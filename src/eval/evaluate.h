@@ -7,7 +7,8 @@
 //   requests  strings -> token ids (context/continuation split, left truncation)
 //   scorer    batched log-likelihoods with shared contexts (plan.cpp: the batch planner)
 //   metrics   acc, acc_norm, perplexity and their standard errors (bootstrap: the harness's)
-//   evaluate  (this file) one task end to end, and the harness-shaped results / samples files
+//   evaluate  (this file) one task end to end (its request planner, plan_requests, is the search
+//             scorer's too), and the harness-shaped results / samples files
 //   cloze     a TinyStories cloze task generator (for tiny models)
 #pragma once
 #include <nlohmann/json.hpp>

@@ -4,7 +4,9 @@
 //
 // Caching: a mixer makes its own MixerCache (a KV cache for attention; recurrent state plus
 // convolution caches for linear modules). forward() with a cache consumes and advances it, so
-// prefill-then-decode equals one full forward. Sizes are known before allocation.
+// prefill-then-decode equals one full forward. Sizes are known before allocation. Sequence
+// operations (rewind a row, gather rows) are on the cache interface, so that no caller needs to
+// know which kind of cache a layer has.
 #pragma once
 #include <ATen/core/Generator.h>
 #include <ATen/core/Tensor.h>
