@@ -36,14 +36,14 @@ for stage in "$@"; do
     kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
       PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py --check --time \
         --ops ${OPS:-gla,gated_delta} --build-dir $R/kernels --json $R/fused_kernels.json 2>&1 | tee $R/fused_kernels.txt | tail -80 ;;
-    fused) timeout 300 build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
+    fused) timeout ${FUSED_LIMIT:-300} build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
              | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
     linear) timeout 300 build-gpu/bench_linear --device cuda --profile 2>&1 | tee "$R/bench_linear.txt" | tail -60 ;;
     distill) q15
-      for mixer in gla gdn jet; do
-        timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
+      for mixer in ${DISTILL_MIXERS:-gla gdn jet}; do
+        timeout ${DISTILL_LIMIT:-150} $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
           --tokens $((8 * 1024 * 12)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15-$mixer \
           --kernels ${KERNELS:-fused} --no-progress > "$R/distill_$mixer.log" 2>&1; tail -3 "$R/distill_$mixer.log"
         python3 -c "import json;d=json.load(open('/tmp/q15-$mixer/distill.json'));print('$mixer tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
