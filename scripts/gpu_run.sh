@@ -34,7 +34,7 @@ for stage in "$@"; do
   case $stage in
     build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
     kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
-      PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py --check --time \
+      PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py ${KERNELS_ARGS:---check --time} \
         --ops ${OPS:-gla,gated_delta} --build-dir $R/kernels --json $R/fused_kernels.json 2>&1 | tee $R/fused_kernels.txt | tail -80 ;;
     fused) timeout ${FUSED_LIMIT:-300} build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
              | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
