@@ -34,20 +34,24 @@ for stage in "$@"; do
   case $stage in
     build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
     kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
-      PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py --check --time \
+      PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py ${KERNELS_ARGS:---check --time} \
         --ops ${OPS:-gla,gated_delta} --build-dir $R/kernels --json $R/fused_kernels.json 2>&1 | tee $R/fused_kernels.txt | tail -80 ;;
-    fused) timeout 300 build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
+    fused) timeout ${FUSED_LIMIT:-300} build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
              | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
     linear) timeout 300 build-gpu/bench_linear --device cuda --profile 2>&1 | tee "$R/bench_linear.txt" | tail -60 ;;
-    distill) q15
-      for mixer in gla gdn jet; do
-        timeout 150 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
-          --tokens $((8 * 1024 * 12)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15-$mixer \
-          --kernels ${KERNELS:-fused} --no-progress > "$R/distill_$mixer.log" 2>&1; tail -3 "$R/distill_$mixer.log"
-        python3 -c "import json;d=json.load(open('/tmp/q15-$mixer/distill.json'));print('$mixer tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
-        cp /tmp/q15-$mixer/distill.json "$R/distill_$mixer.json" 2>/dev/null
+    distill) q15  # KERNELS=reference runs the LibTorch chunked form (outputs in /tmp/q15-MIXER-reference)
+      kern=${KERNELS:-fused}; sfx=; [ $kern = fused ] || sfx=-$kern
+      for mixer in ${DISTILL_MIXERS:-gla gdn jet}; do
+        d=/tmp/q15-$mixer$sfx; rm -rf $d
+        timeout ${DISTILL_LIMIT:-150} $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
+          --tokens $((8 * 1024 * 12)) --eval-sequences 2 --eval-every 0 --device cuda --out $d \
+          --kernels $kern --no-progress > "$R/distill_$mixer$sfx.log" 2>&1; tail -3 "$R/distill_$mixer$sfx.log"
+        python3 -c "import json;d=json.load(open('$d/distill.json'));m=d['metrics'];e=[m[k]['end']['rel_mse'] for k in m]
+print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1), 'mfu', d.get('mfu'),
+      'held-out rel mse mean', round(sum(e)/len(e),5), 'layers 0-3', [round(x,5) for x in e[:4]])"
+        cp $d/distill.json "$R/distill_$mixer$sfx.json" 2>/dev/null
       done ;;
     dist) q15  # --gpus N (issue 9): distill tokens/s on 1..N GPUs at 8 sequences per GPU, one greedy round on N
       counts=${GPU_COUNTS:-1 2}

@@ -27,10 +27,18 @@ void check(int rc, const char* what) {
   TORCH_CHECK(rc == 0, what, ": ", cudaGetErrorString(static_cast<cudaError_t>(rc)));
 }
 
+// Null for an undefined or empty tensor (an absent h0 travels as an empty tensor: see below).
 template <typename T = void>
 T* ptr(const at::Tensor& t) {
-  return t.defined() ? static_cast<T*>(t.data_ptr()) : nullptr;
+  return t.defined() && t.numel() > 0 ? static_cast<T*>(t.data_ptr()) : nullptr;
 }
+
+// autograd::Function::apply records every tensor input's device, so an absent initial state
+// enters as an empty fp32 tensor on the activations' device and leaves as an undefined gradient.
+at::Tensor state_or_empty(const at::Tensor& h0, const at::Tensor& like) {
+  return h0.defined() ? h0.to(at::kFloat).contiguous() : at::empty({0}, like.options().dtype(at::kFloat));
+}
+bool present(const at::Tensor& t) { return t.defined() && t.numel() > 0; }
 
 at::Tensor bytes(size_t n, const at::Tensor& like) {
   return at::empty({static_cast<int64_t>(n)}, like.options().dtype(at::kByte));
@@ -51,7 +59,7 @@ variable_list reference_grads(const std::function<Recurrence(const variable_list
   at::AutoGradMode enable(true);
   variable_list leaves, wanted;
   for (const auto& t : inputs)
-    leaves.push_back(t.defined() ? t.detach().to(at::kFloat).requires_grad_(true) : t);
+    leaves.push_back(present(t) ? t.detach().to(at::kFloat).requires_grad_(true) : at::Tensor());
   auto r = forward(leaves);
   at::Tensor loss = (r.o * d_o.to(r.o.scalar_type())).sum();
   if (dht.defined()) loss = loss + (r.state * dht).sum();
@@ -62,7 +70,7 @@ variable_list reference_grads(const std::function<Recurrence(const variable_list
   size_t i = 0;
   for (size_t n = 0; n < leaves.size(); ++n) {
     at::Tensor gi = leaves[n].defined() ? grads[i++] : at::Tensor();
-    out.push_back(gi.defined() ? gi.to(inputs[n].scalar_type()) : gi);
+    out.push_back(gi.defined() ? gi.to(inputs[n].scalar_type()) : at::Tensor());
   }
   return out;
 }
@@ -99,7 +107,7 @@ struct GlaFunction : torch::autograd::Function<GlaFunction> {
     auto dht = f32(grads[1]);
     auto dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
     auto dg = at::empty_like(g);
-    auto dh0 = h0.defined() ? at::empty_like(h0) : at::Tensor();
+    auto dh0 = present(h0) ? at::empty_like(h0) : at::Tensor();
     auto work = bytes(gla_bwd_workspace_bytes(B, T, H, Hk, K, V), q);
     int rc = gla_bwd(ptr(q), ptr(k), ptr(v), ptr<float>(g), ptr<float>(h0), ptr(saved), ptr(d_o),
                      ptr<float>(dht), static_cast<float>(scale), B, T, H, Hk, K, V, ptr(dq),
@@ -145,7 +153,7 @@ struct GatedDeltaFunction : torch::autograd::Function<GatedDeltaFunction> {
     auto dht = f32(grads[1]);
     auto dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
     auto dg = at::empty_like(g), dbeta = at::empty_like(beta);
-    auto dh0 = h0.defined() ? at::empty_like(h0) : at::Tensor();
+    auto dh0 = present(h0) ? at::empty_like(h0) : at::Tensor();
     auto work = bytes(gated_delta_bwd_workspace_bytes(B, T, H, K, V), q);
     int rc = gated_delta_bwd(ptr(q), ptr(k), ptr(v), ptr<float>(g), ptr<float>(beta),
                              ptr<float>(h0), ptr(saved), ptr(d_o), ptr<float>(dht),
@@ -172,7 +180,7 @@ bool gla_supported(int64_t K, int64_t V) { return gla_fused_supported(K, V); }
 
 Recurrence gla_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const at::Tensor& gk, double scale, const at::Tensor& h0) {
-  auto r = GlaFunction::apply(bf16(q), bf16(k), bf16(v), f32(gk), f32(h0), scale);
+  auto r = GlaFunction::apply(bf16(q), bf16(k), bf16(v), f32(gk), state_or_empty(h0, gk), scale);
   return {r[0].to(at::kFloat), r[1]};
 }
 
@@ -181,7 +189,8 @@ bool gated_delta_supported(int64_t K, int64_t V) { return gated_delta_fused_supp
 Recurrence gated_delta_chunk(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                              const at::Tensor& g, const at::Tensor& beta, double scale,
                              const at::Tensor& h0) {
-  auto r = GatedDeltaFunction::apply(bf16(q), bf16(k), bf16(v), f32(g), f32(beta), f32(h0), scale);
+  auto r = GatedDeltaFunction::apply(bf16(q), bf16(k), bf16(v), f32(g), f32(beta),
+                                     state_or_empty(h0, g), scale);
   return {r[0].to(at::kFloat), r[1]};
 }
 
