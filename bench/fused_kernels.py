@@ -97,20 +97,26 @@ def call(rc, what):
 
 
 # ---- the ops through ctypes --------------------------------------------------------------------
-class Gla:
-    name = "gla"
+class Op:
+    """One op's library (self.L) and how to draw inputs for it."""
 
     def __init__(self, L):
         self.L = L
 
+    @staticmethod
+    def randn(gen, *shape):
+        return torch.randn(*shape, device="cuda", generator=gen)
+
+
+class Gla(Op):
+    name = "gla"
+
     def inputs(self, B, T, H, Hk, D, h0, gen):
-        dev, bf = "cuda", torch.bfloat16
-        q = torch.randn(B, T, H, D, device=dev, generator=gen).to(bf)
-        k = torch.randn(B, T, Hk, D, device=dev, generator=gen).to(bf)
-        v = torch.randn(B, T, Hk, D, device=dev, generator=gen).to(bf)
+        bf = torch.bfloat16
+        q, k, v = (self.randn(gen, B, T, h, D).to(bf) for h in (H, Hk, Hk))
         # the module's gates: logsigmoid(x) / 16, here with x spread wide (some gates near -1)
-        g = torch.nn.functional.logsigmoid(4 * torch.randn(B, T, Hk, D, device=dev, generator=gen)) / 16
-        s0 = torch.randn(B, Hk, D, D, device=dev, generator=gen) if h0 else None
+        g = torch.nn.functional.logsigmoid(4 * self.randn(gen, B, T, Hk, D)) / 16
+        s0 = self.randn(gen, B, Hk, D, D) if h0 else None
         return dict(q=q, k=k, v=v, g=g.float(), h0=s0)
 
     def fwd(self, x, scale):
@@ -160,22 +166,17 @@ class Gla:
         return chunk_gla(q, k, v, g, scale=scale, initial_state=x["h0"], output_final_state=True)[0]
 
 
-class GatedDelta:
+class GatedDelta(Op):
     name = "gated_delta"
 
-    def __init__(self, L):
-        self.L = L
-
     def inputs(self, B, T, H, Hk, D, h0, gen):
-        dev, bf = "cuda", torch.bfloat16
-        nrm = lambda t: t / t.norm(dim=-1, keepdim=True)
-        q = nrm(torch.randn(B, T, H, D, device=dev, generator=gen)).to(bf)
-        k = nrm(torch.randn(B, T, H, D, device=dev, generator=gen)).to(bf)
-        v = torch.randn(B, T, H, D, device=dev, generator=gen).to(bf)
+        bf = torch.bfloat16
+        q, k = (torch.nn.functional.normalize(self.randn(gen, B, T, H, D), dim=-1).to(bf) for _ in range(2))
+        v = self.randn(gen, B, T, H, D).to(bf)
         # the module's decay: -exp(A_log) softplus(a + dt_bias), here spread from ~0 to ~-3
-        g = -torch.rand(B, T, H, device=dev, generator=gen).mul(4).exp().sub(1).mul(0.06)
-        beta = torch.sigmoid(torch.randn(B, T, H, device=dev, generator=gen))
-        s0 = torch.randn(B, H, D, D, device=dev, generator=gen) if h0 else None
+        g = -torch.rand(B, T, H, device="cuda", generator=gen).mul(4).exp().sub(1).mul(0.06)
+        beta = torch.sigmoid(self.randn(gen, B, T, H))
+        s0 = self.randn(gen, B, H, D, D) if h0 else None
         return dict(q=q, k=k, v=v, g=g.float(), beta=beta.float(), h0=s0)
 
     def fwd(self, x, scale):
@@ -332,6 +333,8 @@ def main():
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--grads-up-to", type=int, default=4096, help="check gradients for T up to this")
     ap.add_argument("--time", action="store_true")
+    ap.add_argument("--shapes", default="4x2048x12x12,4x2048x12x2,1x16384x12x12,1x16384x12x2",
+                    help="timed shapes, BxTxHxHk (head dim 128)")
     ap.add_argument("--json", help="write every row here")
     ap.add_argument("--build-dir", default=None)
     a = ap.parse_args()
@@ -348,7 +351,8 @@ def main():
     print("device:", torch.cuda.get_device_name(), "torch", torch.__version__, flush=True)
     out = dict(device=torch.cuda.get_device_name())
     if a.time:
-        out["times"] = time_ops(ops, [(4, 2048, 12, 12), (4, 2048, 12, 2), (1, 16384, 12, 12), (1, 16384, 12, 2)])
+        shapes = [tuple(int(x) for x in sh.split("x")) for sh in a.shapes.split(",")]
+        out["times"] = time_ops(ops, shapes)
     if a.check:
         out["checks"] = run_checks(ops, a.grads_up_to)
     if a.json:

@@ -184,5 +184,12 @@ void list_projection(ParamList& out, const std::string& name, at::Tensor& w, at:
   if (b.defined()) out.emplace_back(name + ".bias", &b);
 }
 
+void list_output(ParamList& out, const std::string& prefix, at::Tensor& gate_w, at::Tensor& norm_w,
+                 at::Tensor& o_w) {
+  out.emplace_back(prefix + "g_proj.weight", &gate_w);
+  out.emplace_back(prefix + "o_norm.weight", &norm_w);
+  out.emplace_back(prefix + "o_proj.weight", &o_w);
+}
+
 }  // namespace linear
 }  // namespace hyb

@@ -48,6 +48,10 @@ void move_parameters(Module& m, at::Device device);
 // Lists a projection's parameters as "<name>.weight" and, where defined, "<name>.bias" (the
 // parent attention's names, so that a module's file reads like the layer it replaced).
 void list_projection(ParamList& out, const std::string& name, at::Tensor& w, at::Tensor& b);
+// Lists the output path every module shares, in this order: g_proj.weight (the gate of the
+// gated RMSNorm), o_norm.weight, o_proj.weight.
+void list_output(ParamList& out, const std::string& prefix, at::Tensor& gate_w, at::Tensor& norm_w,
+                 at::Tensor& o_w);
 
 // Module constructors (gla.cpp, gated_delta.cpp). parent == nullptr: random init.
 std::unique_ptr<LinearMixer> new_gla(const LinearSettings& s, const AttentionWeights* parent,

@@ -81,9 +81,7 @@ class GatedDelta final : public LinearMixer {
     out.emplace_back(prefix + "b_proj.weight", &b_w_);
     out.emplace_back(prefix + "A_log", &A_log_);
     out.emplace_back(prefix + "dt_bias", &dt_bias_);
-    out.emplace_back(prefix + "g_proj.weight", &g_w_);
-    out.emplace_back(prefix + "o_norm.weight", &norm_w_);
-    out.emplace_back(prefix + "o_proj.weight", &o_w_);
+    list_output(out, prefix, g_w_, norm_w_, o_w_);
   }
 
   CacheLayout cache_layout() const override {

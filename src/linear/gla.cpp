@@ -46,9 +46,7 @@ class GLA final : public LinearMixer {
     out.emplace_back(prefix + "gk_proj.0.weight", &gk1_w_);
     out.emplace_back(prefix + "gk_proj.1.weight", &gk2_w_);
     out.emplace_back(prefix + "gk_proj.1.bias", &gk2_b_);
-    out.emplace_back(prefix + "g_proj.weight", &g_w_);
-    out.emplace_back(prefix + "o_norm.weight", &norm_w_);
-    out.emplace_back(prefix + "o_proj.weight", &o_w_);
+    list_output(out, prefix, g_w_, norm_w_, o_w_);
   }
 
   CacheLayout cache_layout() const override { return {Hk_, d_, d_, {}, 0}; }
