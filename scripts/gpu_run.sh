@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# The session's GPU work in stages, so that one device call can run several:
-#   scripts/gpu_run.sh kernels                                    # fused kernels alone vs fla (no build)
-#   scripts/gpu_run.sh build fused check distill                  # fused kernels through LibTorch
-#   scripts/gpu_run.sh build check linear distill eval search    # call A
-#   scripts/gpu_run.sh build decode                               # call B
-#   scripts/gpu_run.sh build stories mfu hf                       # call C
-#   scripts/gpu_run.sh build check graphs                         # distill's CUDA graphs vs op by op
-#   GPU_COUNTS="1 2" scripts/gpu_run.sh build dist                # on nvidia-h200-x2
-# Carry .deps (scripts/gpu_deps.sh) and .device (copies of the ../shared files used). Logs and
-# JSON land in $R. Each stage has its own time limit, so one slow stage cannot eat the call.
-# The device returns at most 8 files from $OUT: every stage writes into $R, packed into
-# $OUT/results.tgz when the script ends (also when a stage hit its limit).
+# scripts/gpu_run.sh STAGE... : build, check and measure on a GPU machine, several stages per call.
+# Stages (each with its own time limit, so that one slow stage cannot eat the call):
+#   kernels  the fused CUDA kernels alone (bench/fused_kernels.py: nvcc, no LibTorch build), checked
+#            against fp64 recurrences and timed against flash-linear-attention (KERNELS_ARGS,
+#            default "--check --time"; OPS=gla,gated_delta)
+#   build    the CUDA build into build-gpu/ (scripts/gpu_build.sh)
+#   fused    the fused kernels' GoogleTest suite through LibTorch;  check: every CUDA test suite
+#   linear   bench_linear --profile (where the linear modules' GPU time goes)
+#   distill  distillation tokens/s, MFU and held-out MSE at the Qwen2.5-1.5B shape
+#            (DISTILL_MIXERS="gla gdn jet", KERNELS=fused|reference)
+#   graphs / mfu   distillation with and without CUDA graphs / with FLOPs and peak memory
+#   eval / search  PubMedQA-500 evaluation, one greedy round (after distill: uses its GDN modules)
+#   decode / hf    hybrid decoding (Fig. 2 shapes) / transformers' generate on the same shapes
+#   stories  real distillation of stories260K, each mixer, with perplexity sweeps
+#   dist     --gpus N scaling (GPU_COUNTS="1 2", on a multi-GPU kind)
+# Example: scripts/gpu_run.sh kernels build fused check distill eval search
+# Carry .deps (scripts/gpu_deps.sh), .device (copies of the ../shared files the stages read: configs,
+# fixtures, models, tasks/pubmedqa, corpora/wikitext2_raw, tokenizers/qwen2) and .whl (fla's wheels,
+# for `kernels`). Logs and JSON land in $R, packed into $OUT/results.tgz when the script ends (also
+# when a stage hit its limit): the device returns at most 8 files.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/gpu}; mkdir -p "$OUT"
