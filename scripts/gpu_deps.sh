@@ -9,3 +9,8 @@ tmp=$(mktemp -d)
 rm -rf .deps && mkdir .deps
 for f in "$tmp"/*.deb; do dpkg -x "$f" .deps; done
 rm -rf "$tmp"
+# flash-linear-attention (pure Python; Triton and torch come with the GPU machine), the peer that
+# `gpu_run.sh kernels` times the fused kernels against: its wheels into .whl/ (git-ignored), carried.
+rm -rf .whl && mkdir .whl
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+  --platform manylinux_2_28_x86_64 -d .whl flash-linear-attention==0.6.0 fla-core==0.6.0
