@@ -16,6 +16,7 @@
 #include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
 #include "linear_test_util.h"
+#include "util/error.h"
 
 namespace hyb::test {
 namespace {
@@ -156,6 +157,31 @@ TEST(CudaFusedKernels, AgreeWithReferenceFormAndSwitchOff) {
   auto switched = ops::gla_chunk(q, k, v, g, scale, at::Tensor(), 64);
   ops::set_kernels(ops::Kernels::kFused);
   EXPECT_TRUE(at::equal(switched.o, ops::gla_chunk_reference(q, k, v, g, scale, at::Tensor(), 64).o));
+}
+
+// Everywhere the kernels do not apply (CPU tensors, fp32 or fp64 activations) the dispatching forms
+// are the LibTorch forms, bit for bit; and --kernels takes only its two values. Runs in CI.
+TEST(KernelDispatch, ReferenceFormWhereKernelsDoNotApply) {
+  auto gen = generator(11);
+  auto q = randn({2, 70, 4, 16}, gen), k = randn({2, 70, 2, 16}, gen), v = randn({2, 70, 2, 16}, gen);
+  auto g = at::log_sigmoid(randn({2, 70, 2, 16}, gen)) / 16.0;
+  auto a = ops::gla_chunk(q, k, v, g, 0.25, at::Tensor(), 64);
+  auto b = ops::gla_chunk_reference(q, k, v, g, 0.25, at::Tensor(), 64);
+  EXPECT_TRUE(at::equal(a.o, b.o));
+  EXPECT_TRUE(at::equal(a.state, b.state));
+  auto qd = q.narrow(2, 0, 2), kd = k / k.norm(2, -1, true), beta = at::sigmoid(randn({2, 70, 2}, gen));
+  auto gd = -at::softplus(randn({2, 70, 2}, gen));
+  auto c = ops::gated_delta_chunk(qd, kd, v, gd, beta, 0.25, at::Tensor(), 64);
+  auto d = ops::gated_delta_chunk_reference(qd, kd, v, gd, beta, 0.25, at::Tensor(), 64);
+  EXPECT_TRUE(at::equal(c.o, d.o));
+  EXPECT_EQ(ops::parse_kernels("fused"), ops::Kernels::kFused);
+  EXPECT_EQ(ops::parse_kernels("reference"), ops::Kernels::kReference);
+  try {
+    ops::parse_kernels("triton");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "--kernels: expected 'fused' or 'reference', got 'triton'");
+  }
 }
 
 }  // namespace
