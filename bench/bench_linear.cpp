@@ -8,7 +8,8 @@
 //       forward, forward+backward and decoding step launch, by kind of kernel, and how much of
 //       the wall time the GPU was busy at all (the rest is launch and host overhead).
 // usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] [--kind K] [--T N]
-//                     [--clock wall|cpu] [--naive-gb G] [--profile]
+//                     [--clock wall|cpu] [--naive-gb G] [--profile] [--kernels fused|reference]
+//   --kernels: the chunked forms' implementation on CUDA (linear/ops/dispatch.h; default fused).
 //   --naive-gb: skip the naive forward+backward where autograd would hold more than G GB (4).
 #include <fmt/format.h>
 
@@ -28,7 +29,9 @@
 #include <torch/csrc/autograd/profiler_kineto.h>
 
 #include "linear/linear.h"
+#include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
+#include "util/error.h"
 #include "util/torch_compat.h"
 
 namespace {
@@ -387,12 +390,21 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--clock") && has_value)
       g_cpu_clock = !std::strcmp(argv[++i], "cpu");
     else if (!std::strcmp(argv[i], "--naive-gb") && has_value) only.naive_gb = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--kernels") && has_value) {
+      try {
+        hyb::ops::set_kernels(hyb::ops::parse_kernels(argv[++i]));
+      } catch (const hyb::Error& e) {
+        std::fprintf(stderr, "bench_linear: %s\n", e.what());
+        return 2;
+      }
+    }
     else if (!std::strcmp(argv[i], "--profile"))
       g_profile = true;
     else {
       std::fprintf(stderr,
                    "usage: bench_linear [--device cpu|cuda] [--threads N] [--shape stories|qwen] "
-                   "[--kind gla|gdn|jet] [--T 512|2048] [--clock wall|cpu] [--naive-gb G] [--profile]\n");
+                   "[--kind gla|gdn|jet] [--T 512|2048] [--clock wall|cpu] [--naive-gb G] [--profile] "
+                   "[--kernels fused|reference]\n");
       return 2;
     }
   }

@@ -48,7 +48,9 @@ for stage in "$@"; do
              | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
-    linear) timeout 300 build-gpu/bench_linear --device cuda --profile 2>&1 | tee "$R/bench_linear.txt" | tail -60 ;;
+    linear) for kern in fused reference; do  # the modules with the fused kernels and with the LibTorch form
+        timeout 300 build-gpu/bench_linear --device cuda --profile --kernels $kern 2>&1 | tee "$R/bench_linear_$kern.txt" | tail -60
+      done ;;
     distill) q15  # KERNELS=reference runs the LibTorch chunked form (outputs in /tmp/q15-MIXER-reference)
       kern=${KERNELS:-fused}; sfx=; [ $kern = fused ] || sfx=-$kern
       for mixer in ${DISTILL_MIXERS:-gla gdn jet}; do
