@@ -139,14 +139,17 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
   // As the reference library: sorted by offset, each tensor starts where the previous ended (no
   // hole, no two tensors over the same bytes) and the last ends where the file does.
   std::sort(spans.begin(), spans.end());
-  uint64_t at = 0;
+  uint64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
   for (const auto& [b, end, name] : spans) {
-    if (b < at) fail(where, "tensor '{}': data_offsets [{}, {}] overlap another tensor's bytes", name, b, end);
-    if (b > at) fail(where, "tensor '{}': data_offsets [{}, {}] leave a hole (bytes {}..{} belong to no tensor)", name, b, end, at, b);
-    at = end;
+    if (b < covered) fail(where, "tensor '{}': data_offsets [{}, {}] overlap another tensor's bytes", name, b, end);
+    if (b > covered)
+      fail(where, "tensor '{}': data_offsets [{}, {}] leave a hole (bytes {}..{} belong to no tensor)", name, b, end,
+           covered, b);
+    covered = end;
   }
-  if (at != data_size)
-    fail(where, "{} trailing bytes after the last tensor (the header length or the offsets are wrong)", data_size - at);
+  if (covered != data_size)
+    fail(where, "{} trailing bytes after the last tensor (the header length or the offsets are wrong)",
+         data_size - covered);
   return f;
 }
 

@@ -10,6 +10,8 @@
 #include "../test_util.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -143,6 +145,28 @@ TEST(BadInput, IntegerWeightRefused) {
     ts.emplace_back(name, name == "model.norm.weight" ? f->tensor(name).to(at::kInt) : f->tensor(name));
   save_safetensors(dir / "model.safetensors", ts);
   expect_error([&] { CausalLM::load(dir); }, "model.safetensors", "tensor 'model.norm.weight' has dtype I32");
+}
+
+// The same for a distilled-modules file: an integer tensor is refused, not converted to floats.
+TEST(BadInput, IntegerModuleTensorRefused) {
+  HYB_REQUIRE_SHARED(src, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto dir = test::temp_dir("int_module");
+  auto model = CausalLM::load(src);
+  auto s = LinearSettings::for_model("gdn", model->config());
+  auto m = make_linear_mixer_from_attention(s, model->attention_weights(0), 7);
+  save_linear_layers(dir / "good.safetensors", s, {{0, m.get()}});
+  auto f = SafetensorsFile::open(dir / "good.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> ts;
+  std::string victim;
+  for (const auto& [name, e] : f->entries()) {
+    const bool first = victim.empty();
+    if (first) victim = name;
+    ts.emplace_back(name, first ? f->tensor(name).to(at::kInt) : f->tensor(name));
+  }
+  save_safetensors(dir / "int.safetensors", ts, f->metadata());
+  expect_error([&] { LinearFile::open(dir / "int.safetensors").module(0, at::kCPU, at::kFloat); }, "int.safetensors",
+               "tensor '" + victim + "' has dtype I32 (expected floating point");
 }
 
 // Copies a fixture so that one file of it can be broken.
