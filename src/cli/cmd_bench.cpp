@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "bench/bench_run.h"
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "linear/kinds.h"
 #include "util/device.h"
@@ -52,17 +53,19 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--replace-counts", a->models.counts, "Numbers of layers to replace (evenly interleaved)")->delimiter(',');
   cmd->add_option("--hybrid", a->models.hybrids, "Hybrid model directories to compare");
   cmd->add_option("--context", a->contexts, "Context lengths")->delimiter(',');
-  cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)");
+  cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)")
+      ->check(CLI::IsMember({"max"}) | number_in(1, 1e9, "a batch size >= 1"));
   cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(CLI::PositiveNumber);
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prefill chunk length");
   cmd->add_option("--device", a->device, "cpu or cuda");
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");
-  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default 4.3e12 on CUDA, 2e10 on CPU)");
+  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default 4.3e12 on CUDA, 2e10 on CPU)")
+      ->check(positive());
   cmd->add_flag("--no-graph", a->no_graph, "Decode without CUDA graphs");
   add_kernels_option(cmd);
   cmd->add_option("--out", a->out, "Write the rows as JSON (rewritten after every row)");
   cmd->add_option("--plot", a->plot, "SVG of decode tokens/s against linear layers per context (default: --out with .svg)");
-  cmd->add_option("--threads", a->threads, "CPU threads");
+  cmd->add_option("--threads", a->threads, "CPU threads")->check(thread_count());
   cmd->add_option("--from", a->from, "Measure nothing: print and plot the rows of earlier --out files");
   cmd->callback([a] {
     torch::NoGradGuard ng;

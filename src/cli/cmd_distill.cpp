@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "dist/launch.h"
 #include "distill/distill.h"
@@ -36,16 +37,16 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--min-lr-ratio", a->min_lr_ratio, "Final lr as a fraction of --lr (cosine)")
       ->check(CLI::Range(0.0, 1.0))->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "Warm-up steps (default: 2% of the steps)");
-  cmd->add_option("--weight-decay", a->weight_decay, "AdamW decoupled weight decay (matrices)")->capture_default_str();
-  cmd->add_option("--clip", a->clip, "Per-layer gradient-norm clip (0: off)")->capture_default_str();
+  cmd->add_option("--weight-decay", a->weight_decay, "AdamW decoupled weight decay (matrices)")->check(non_negative())->capture_default_str();
+  cmd->add_option("--clip", a->clip, "Per-layer gradient-norm clip (0: off)")->check(non_negative())->capture_default_str();
   cmd->add_option("--layers", a->layers, "Layers to distil, e.g. 0-27 or 0,2,5-7 (default: all)");
   cmd->add_option("--seed", a->seed, "Seed of the fresh gate parameters")->capture_default_str();
   cmd->add_option("--eval-every", a->eval_every, "Held-out evaluation every K steps (0: start and end only)")
-      ->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   cmd->add_option("--eval-sequences", a->eval_sequences, "Held-out sequences")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Checkpoint every K steps (0: at the end only)")
-      ->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue from --out's checkpoint (same settings and data)");
@@ -53,7 +54,7 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto (CUDA when available), cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "Compute dtype (default: bfloat16 on CUDA, float32 on CPU)");
   add_kernels_option(cmd);
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)");
+  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)")->check(thread_count());
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
   cmd->add_option("--gpus", *gpus,

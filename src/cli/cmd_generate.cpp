@@ -6,6 +6,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "model/generate.h"
 #include "model/model.h"
@@ -28,13 +29,20 @@ std::vector<int64_t> parse_ids(const std::string& s) {
   std::vector<int64_t> ids;
   std::stringstream ss(s);
   std::string item;
+  // Whole items only: std::stoll alone read "1 2" as 1 and "1x" as 1.
   while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long id = -1;
     try {
-      ids.push_back(std::stoll(item));
+      id = std::stoll(item, &used);
     } catch (const std::exception&) {
-      fail("--prompt-ids", "'{}' is not a token id", item);
+      used = 0;
     }
+    if (item.empty() || used != item.size() || id < 0)
+      fail("--prompt-ids", "'{}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3)", item);
+    ids.push_back(id);
   }
+  if (ids.empty()) fail("--prompt-ids", "no token ids given");
   return ids;
 }
 }  // namespace
@@ -46,22 +54,21 @@ void add_generate(CLI::App& app) {
   auto* p = cmd->add_option("--prompt", a->prompt, "Prompt text");
   cmd->add_option("--prompt-ids", a->prompt_ids, "Prompt as comma-separated token ids")->excludes(p);
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate")->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", a->temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--temperature", a->temperature, "0 = greedy")->check(non_negative());
+  cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass")->check(number_in(0, 1, "a number from 0 to 1"));
   cmd->add_option("--seed", a->seed, "Sampling seed");
   cmd->add_flag("--print-ids", a->print_ids, "Print token ids (one per line) instead of text");
   cmd->add_flag("--no-stop", a->no_stop, "Do not stop at the end-of-sequence token");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->callback([a] {
     torch::NoGradGuard ng;
+    std::vector<int64_t> prompt;
+    if (!a->prompt_ids.empty()) prompt = parse_ids(a->prompt_ids);  // before the model loads: fail fast
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
     std::optional<Tokenizer> tok;
     if (a->prompt_ids.empty() || !a->print_ids) tok.emplace(Tokenizer::load(a->model));
 
-    std::vector<int64_t> prompt;
-    if (!a->prompt_ids.empty()) {
-      prompt = parse_ids(a->prompt_ids);
-    } else {
+    if (a->prompt_ids.empty()) {
       for (int32_t id : tok->encode(a->prompt, /*add_special=*/true)) prompt.push_back(id);
     }
     if (prompt.empty()) fail("--prompt", "the prompt encodes to no tokens (give text or --prompt-ids)");

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "dist/launch.h"
 #include "dist/process_group.h"
@@ -41,17 +42,17 @@ void add_search(CLI::App& app) {
   cmd->add_option("--data", a->data, "The task's data file (a built-in task's fields, or the generic format)");
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to search on (default: validation if the task has it)");
-  cmd->add_option("--limit", a->limit, "Only the first N documents");
+  cmd->add_option("--limit", a->limit, "Only the first N documents (0: all)")->check(non_negative());
   cmd->add_option("--metric", a->metric, "acc or acc_norm");
-  auto* md = cmd->add_option("--max-drop", a->max_drop, "P_min = base * (1 - max_drop)");
+  auto* md = cmd->add_option("--max-drop", a->max_drop, "P_min = base * (1 - max_drop)")->check(number_in(0, 1, "a fraction from 0 to 1"));
   cmd->add_option("--min-score", a->min_score, "P_min given directly")->excludes(md);
-  cmd->add_option("--replace", a->replace, "Stop after this many replaced layers");
+  cmd->add_option("--replace", a->replace, "Stop after this many replaced layers")->check(number_in(-1, 1e9, "a layer count (-1: no limit)"));
   cmd->add_option("--strategy", a->strategy, "greedy | importance | uniform | random");
   cmd->add_option("--seed", a->seed, "Seed of the random strategy");
   cmd->add_option("--out", a->out, "Run directory")->required();
   cmd->add_flag("--resume", a->resume, "Continue an interrupted search from its last finished candidate");
   cmd->add_flag("--no-prefix-cache", a->no_prefix_cache, "Recompute every layer for every candidate");
-  cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)");
+  cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)")->check(non_negative());
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_option("--gpus", a->gpus,

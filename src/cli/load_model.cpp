@@ -2,6 +2,7 @@
 #include <ATen/ATen.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "linear/ops/dispatch.h"
 #include "model/model.h"
@@ -23,7 +24,8 @@ std::unique_ptr<CausalLM> load_model(const std::string& dir, const std::string& 
 void add_compute_options(CLI::App* cmd, std::string& device, std::string& dtype, int& threads) {
   cmd->add_option("--device", device, "cpu, cuda, cuda:N or auto (CUDA when available)")->capture_default_str();
   cmd->add_option("--dtype", dtype, "float32 or bfloat16 (default: float32 on CPU, the checkpoint's on CUDA)");
-  cmd->add_option("--threads", threads, "CPU threads (default: all cores, 1 for models narrower than 256)");
+  cmd->add_option("--threads", threads, "CPU threads (default: all cores, 1 for models narrower than 256)")
+      ->check(thread_count());
   add_kernels_option(cmd);
 }
 

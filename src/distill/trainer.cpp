@@ -176,14 +176,17 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
 
 void Distiller::open_out_dir() {
   const fs::path& out = o_.out_dir;
-  if (root_) fs::create_directories(out);
   if (!o_.resume) {
     for (const char* f : {"checkpoint.safetensors", "linear.safetensors"})
       if (root_ && fs::exists(out / f))
         fail(out.string(), "already holds {} (pass --resume to continue, or choose another --out)", f);
+    // Anything else in it (an unrelated log.jsonl, say) is not ours to truncate.
+    if (root_) require_new_output_dir("--out", out, {o_.model_dir});
+    if (root_) fs::create_directories(out);
     if (root_) log_.open(out / "log.jsonl", std::ios::trunc);
     return;
   }
+  if (root_) fs::create_directories(out);
   if (!fs::exists(out / "checkpoint.safetensors"))
     fail((out / "checkpoint.safetensors").string(), "--resume: no checkpoint to resume from");
   const nlohmann::json was = read_checkpoint_state(out).at("fingerprint");

@@ -96,9 +96,13 @@ std::vector<Doc> read_docs(const fs::path& file, int64_t limit) {
   std::string name = file.filename().string();
   if (ends_with(name, ".bz2")) name.resize(name.size() - 4);
   const std::string text = read_text_file(file);
-  if (ends_with(name, ".jsonl")) return read_jsonl(file, text, limit);
-  if (ends_with(name, "_llamacpp_format.txt")) return read_hellaswag_text(file, text, limit);
-  fail(file.string(), "unknown task file format (expected .jsonl or llama.cpp's *_llamacpp_format.txt[.bz2])");
+  std::vector<Doc> docs;
+  if (ends_with(name, ".jsonl")) docs = read_jsonl(file, text, limit);
+  else if (ends_with(name, "_llamacpp_format.txt")) docs = read_hellaswag_text(file, text, limit);
+  else fail(file.string(), "unknown task file format (expected .jsonl or llama.cpp's *_llamacpp_format.txt[.bz2])");
+  // An empty task would score "acc 0.0000 over 0 documents" with exit code 0.
+  if (docs.empty()) fail(file.string(), "no documents (expected one JSON object per line)");
+  return docs;
 }
 
 Doc hellaswag_doc(const std::string& ctx_line, const std::string& label, const std::vector<std::string>& endings,

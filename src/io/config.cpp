@@ -1,6 +1,7 @@
 // config.json parsing for llama / qwen2 (both the pre-v5 and the transformers-5 style).
 #include "io/config.h"
 
+#include <cmath>
 #include <fstream>
 
 #include "util/error.h"
@@ -19,6 +20,14 @@ int64_t required_int(const json& j, const char* key, const std::string& where) {
   return v;
 }
 
+// A number that must be finite and > 0 (rope_theta, rms_norm_eps, ...).
+double positive_number(const json& v, const std::string& key, const std::string& where) {
+  if (!v.is_number()) fail(where, "'{}' must be a number, got {}", key, v.dump());
+  const double x = v.get<double>();
+  if (!(x > 0) || !std::isfinite(x)) fail(where, "'{}' must be positive, got {}", key, v.dump());
+  return x;
+}
+
 // Reads the rope block: transformers 5 puts it in `rope_parameters` (theta inside),
 // earlier files use top-level `rope_theta` plus an optional `rope_scaling`.
 RopeConfig parse_rope(const json& j, const std::string& where) {
@@ -29,8 +38,8 @@ RopeConfig parse_rope(const json& j, const std::string& where) {
   } else if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
     params = j["rope_scaling"];
   }
-  if (params.contains("rope_theta")) r.theta = params["rope_theta"].get<double>();
-  else if (j.contains("rope_theta")) r.theta = j["rope_theta"].get<double>();
+  if (params.contains("rope_theta")) r.theta = positive_number(params["rope_theta"], "rope_theta", where);
+  else if (j.contains("rope_theta")) r.theta = positive_number(j["rope_theta"], "rope_theta", where);
   std::string type = "default";
   if (params.contains("rope_type")) type = params["rope_type"].get<std::string>();
   else if (params.contains("type")) type = params["type"].get<std::string>();
@@ -39,10 +48,10 @@ RopeConfig parse_rope(const json& j, const std::string& where) {
   if (type == "llama3") {
     for (const char* k : {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
       if (!params.contains(k)) fail(where, "llama3 rope scaling needs '{}'", k);
-    r.factor = params["factor"].get<double>();
-    r.low_freq_factor = params["low_freq_factor"].get<double>();
-    r.high_freq_factor = params["high_freq_factor"].get<double>();
-    r.original_max_position_embeddings = params["original_max_position_embeddings"].get<int64_t>();
+    r.factor = positive_number(params["factor"], "factor", where);
+    r.low_freq_factor = positive_number(params["low_freq_factor"], "low_freq_factor", where);
+    r.high_freq_factor = positive_number(params["high_freq_factor"], "high_freq_factor", where);
+    r.original_max_position_embeddings = required_int(params, "original_max_position_embeddings", where);
   }
   return r;
 }
@@ -85,8 +94,9 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
       fail(where, "hidden_size {} is not divisible by num_attention_heads {}", c.hidden_size, c.num_heads);
     if (c.num_heads % c.num_kv_heads)
       fail(where, "num_attention_heads {} is not divisible by num_key_value_heads {}", c.num_heads, c.num_kv_heads);
-    if (j.contains("max_position_embeddings")) c.max_position_embeddings = j["max_position_embeddings"].get<int64_t>();
-    if (j.contains("rms_norm_eps")) c.rms_norm_eps = j["rms_norm_eps"].get<double>();
+    if (j.contains("max_position_embeddings") && !j["max_position_embeddings"].is_null())
+      c.max_position_embeddings = required_int(j, "max_position_embeddings", where);
+    if (j.contains("rms_norm_eps")) c.rms_norm_eps = positive_number(j["rms_norm_eps"], "rms_norm_eps", where);
     c.rope = parse_rope(j, where);
     c.tie_word_embeddings = j.value("tie_word_embeddings", false);
     c.attention_bias = c.model_type == "qwen2" ? true : j.value("attention_bias", false);

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -47,12 +49,18 @@ const DTypeInfo* find_dtype(at::ScalarType t) {
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
   const std::string where = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY);
+  // O_NONBLOCK: a FIFO under this name must not block the open; it is refused just below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail(where, "cannot open: {}", std::strerror(errno));
   struct stat st {};
   if (fstat(fd, &st) != 0) {
     ::close(fd);
     fail(where, "cannot stat: {}", std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(where, "not a regular file ({}): a safetensors file is expected",
+         S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size < 8) {
@@ -83,6 +91,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
   if (!header.is_object()) fail(where, "header is not a JSON object");
   const uint8_t* data = bytes + 8 + n;
   const size_t data_size = size - 8 - n;
+  // [begin, end) of every tensor, to check that together they tile the data area exactly.
+  std::vector<std::tuple<uint64_t, uint64_t, std::string>> spans;
 
   for (auto it = header.begin(); it != header.end(); ++it) {
     if (it.key() == "__metadata__") {
@@ -107,21 +117,39 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
     for (const auto& s : e["shape"]) {
       if (!s.is_number_integer() || s.get<int64_t>() < 0) fail(where, "tensor '{}': bad shape entry", name);
       t.shape.push_back(s.get<int64_t>());
-      numel *= static_cast<size_t>(t.shape.back());
+      if (__builtin_mul_overflow(numel, static_cast<size_t>(t.shape.back()), &numel))
+        fail(where, "tensor '{}': shape {} overflows", name, e["shape"].dump());
     }
+    size_t want = 0;
+    if (__builtin_mul_overflow(numel, dt->size, &want)) fail(where, "tensor '{}': shape {} overflows", name, e["shape"].dump());
     const json& off = e["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       fail(where, "tensor '{}': data_offsets must be two non-negative integers", name);
     const uint64_t b = off[0].get<uint64_t>(), end = off[1].get<uint64_t>();
     if (b > end || end > data_size)
       fail(where, "tensor '{}': data_offsets [{}, {}] leave the data area ({} bytes)", name, b, end, data_size);
-    if (end - b != numel * dt->size)
+    if (end - b != want)
       fail(where, "tensor '{}': {} bytes for {} x {} elements of {} ({} expected)", name, end - b, numel,
-           dt->size, t.dtype, numel * dt->size);
+           dt->size, t.dtype, want);
+    spans.emplace_back(b, end, name);
     t.data = data + b;
     t.nbytes = end - b;
     f->entries_[name] = std::move(t);
   }
+  // As the reference library: sorted by offset, each tensor starts where the previous ended (no
+  // hole, no two tensors over the same bytes) and the last ends where the file does.
+  std::sort(spans.begin(), spans.end());
+  uint64_t covered = 0;  // bytes [0, covered) belong to the tensors seen so far
+  for (const auto& [b, end, name] : spans) {
+    if (b < covered) fail(where, "tensor '{}': data_offsets [{}, {}] overlap another tensor's bytes", name, b, end);
+    if (b > covered)
+      fail(where, "tensor '{}': data_offsets [{}, {}] leave a hole (bytes {}..{} belong to no tensor)", name, b, end,
+           covered, b);
+    covered = end;
+  }
+  if (covered != data_size)
+    fail(where, "{} trailing bytes after the last tensor (the header length or the offsets are wrong)",
+         data_size - covered);
   return f;
 }
 

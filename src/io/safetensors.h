@@ -1,8 +1,10 @@
 // io/safetensors: memory-mapped reading and atomic writing (through util/files) of the safetensors format
 // (8-byte little-endian header length N, N bytes of JSON {name: {dtype, shape, data_offsets}},
 // then the raw little-endian tensor bytes). Every header is validated against the file before
-// any tensor is touched: header length, offsets inside the data area, byte counts that match
-// dtype x shape, known dtypes. Tensors are exposed zero-copy (at::from_blob over the mapping,
+// any tensor is touched, by the reference library's rules: a regular file (a FIFO or directory is
+// refused, never waited on), header length inside the file, a JSON object header, known dtypes,
+// byte counts that match dtype x shape (overflow checked), and offsets that tile the data area
+// exactly (contiguous from 0, no hole, no two tensors over the same bytes, no trailing bytes). Tensors are exposed zero-copy (at::from_blob over the mapping,
 // which stays alive as long as any tensor or view of it does).
 #pragma once
 #include <ATen/core/Tensor.h>

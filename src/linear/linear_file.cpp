@@ -102,6 +102,9 @@ void LinearFile::check_layer(int64_t l) const {
   for (const auto& [local, shape] : shapes_) {
     const std::string name = prefix + local;
     if (!file_->has(name)) fail(where, "missing tensor '{}' of layer {}", name, l);
+    const std::string& dtype = file_->entry(name).dtype;
+    if (dtype != "F32" && dtype != "BF16" && dtype != "F16" && dtype != "F64")
+      fail(where, "tensor '{}' has dtype {} (expected floating point: F32, BF16, F16 or F64)", name, dtype);
     const auto& stored = file_->entry(name).shape;
     if (stored != shape)
       fail(where, "tensor '{}' has shape {}, the module expects {}", name, c10::str(at::IntArrayRef(stored)),

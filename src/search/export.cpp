@@ -13,7 +13,11 @@ namespace hyb {
 namespace fs = std::filesystem;
 
 void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const std::vector<int64_t>& layers,
-                   const fs::path& out_dir) {
+                   const fs::path& out_dir, bool replace_existing) {
+  if (replace_existing)
+    require_outside_inputs("--out", out_dir, {model_dir, distilled});
+  else
+    require_new_output_dir("--out", out_dir, {model_dir, distilled});
   ModelConfig cfg = ModelConfig::load(model_dir);
   WeightStore base = WeightStore::open_dir(model_dir);
   const LinearFile lin = LinearFile::open(distilled);
@@ -42,17 +46,15 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   }
   cfg.linear = settings;
 
-  // Build under OUT.tmp, then swap into place.
-  const fs::path tmp = out_dir.string() + ".tmp";
-  remove_tree(tmp);
-  fs::create_directories(tmp);
+  // Build in a new sibling directory, then rename it into place.
+  StagedDir staged(out_dir);
+  const fs::path& tmp = staged.path();
   save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
                         "vocab.json", "merges.txt", "tokenizer.model"})
     if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);
   write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
-  remove_tree(out_dir);
-  fs::rename(tmp, out_dir);
+  staged.publish("--out", replace_existing);
 }
 
 }  // namespace hyb

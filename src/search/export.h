@@ -10,9 +10,13 @@
 
 namespace hyb {
 
-// `distilled` is the linear.safetensors written by `hybridize distill`. The directory is built
-// under OUT.tmp and renamed into place: never left half-written.
+// `distilled` is the linear.safetensors written by `hybridize distill`. The directory is built in a
+// fresh temporary sibling of OUT and renamed into place: never left half-written. OUT must be new
+// or an empty directory, and neither the model directory nor one above it (hyb::Error naming --out
+// otherwise: an export never deletes what it did not create). `replace_existing`: a resumed search
+// re-exporting its own M_best / M_opt may replace them.
 void export_hybrid(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
-                   const std::vector<int64_t>& layers, const std::filesystem::path& out_dir);
+                   const std::vector<int64_t>& layers, const std::filesystem::path& out_dir,
+                   bool replace_existing = false);
 
 }  // namespace hyb

@@ -67,6 +67,11 @@ void write_search_plots(const fs::path& out, const SearchResult& result, const s
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group) {
   const bool root = !group || group->is_root();
+  // A run directory is the search's own: a non-empty one is refused unless resumed (its M_best /
+  // M_opt and journal are then replaced by this run's).
+  if (root && !o.resume)
+    require_new_output_dir("--out", o.out, {o.model_dir, o.linear}, "pass --resume to continue it, or choose a new --out");
+  if (root) require_outside_inputs("--out", o.out, {o.model_dir, o.linear});
   fs::create_directories(o.out);
   TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
@@ -111,7 +116,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
   // The two hybrids.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {
-    export_hybrid(o.model_dir, o.linear, e.layers, o.out / name);
+    export_hybrid(o.model_dir, o.linear, e.layers, o.out / name, /*replace_existing=*/o.resume);
     summary[name]["dir"] = (o.out / name).string();
   }
   write_file_atomic(o.out / "summary.json", summary.dump(2) + "\n");

@@ -13,12 +13,15 @@ namespace hyb::tok {
 namespace {
 
 // A special token named in tokenizer_config.json: "<s>" or {"content": "<s>", ...} or null.
-std::optional<std::string> token_name(const nlohmann::json& cfg, const char* key) {
+// A token given by name: a string, an AddedToken object {"content": ...}, or null (none).
+// Anything else (an integer id, say) is refused rather than ignored.
+std::optional<std::string> token_name(const nlohmann::json& cfg, const char* key, const std::string& where) {
   if (!cfg.contains(key)) return std::nullopt;
   const auto& v = cfg.at(key);
+  if (v.is_null()) return std::nullopt;
   if (v.is_string()) return v.get<std::string>();
   if (v.is_object() && v.contains("content") && v.at("content").is_string()) return v.at("content").get<std::string>();
-  return std::nullopt;
+  fail(where, "'{}' must be a token string, an object with a 'content' string, or null; got {}", key, v.dump());
 }
 
 }  // namespace
@@ -59,7 +62,7 @@ void parse_post_processor(const nlohmann::json& j, const std::string& where, Tok
 void apply_tokenizer_config(const nlohmann::json& cfg, const std::string& where, Tokenizer::Impl& t) {
   // BOS/EOS ids: the config names them; without a config, whatever the template adds.
   auto resolve = [&](const char* key) -> std::optional<int32_t> {
-    const auto name = token_name(cfg, key);
+    const auto name = token_name(cfg, key, where);
     return name ? t.token_id(*name) : std::nullopt;
   };
   t.bos = cfg.contains("bos_token") ? resolve("bos_token") : (t.prefix.empty() ? std::nullopt : std::optional(t.prefix.front()));
@@ -69,8 +72,9 @@ void apply_tokenizer_config(const nlohmann::json& cfg, const std::string& where,
   // add_eos_token (LlamaTokenizerFast.update_post_processor); a flag left out keeps what the
   // post-processor did.
   auto flag = [&](const char* key) -> std::optional<bool> {
-    if (cfg.contains(key) && cfg.at(key).is_boolean()) return cfg.at(key).get<bool>();
-    return std::nullopt;
+    if (!cfg.contains(key) || cfg.at(key).is_null()) return std::nullopt;
+    if (!cfg.at(key).is_boolean()) fail(where, "'{}' must be true or false, got {}", key, cfg.at(key).dump());
+    return cfg.at(key).get<bool>();
   };
   const auto add_bos = flag("add_bos_token"), add_eos = flag("add_eos_token");
   if (add_bos) {

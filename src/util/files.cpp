@@ -1,11 +1,15 @@
 #include "util/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <ftw.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -54,6 +58,120 @@ void write_stream_atomic(const std::filesystem::path& path, const std::function<
 
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents) {
   write_stream_atomic(path, [&](std::ofstream& out) { out.write(contents.data(), static_cast<std::streamsize>(contents.size())); });
+}
+
+namespace {
+namespace fs = std::filesystem;
+
+// POSIX calls below, not std::filesystem's weakly_canonical / lexically_relative / is_empty: like
+// remove_all (see remove_tree), LibTorch's exported copies can be bound in their place, and with
+// them a distill run crashed later in an unrelated std::filesystem::path.
+
+// Absolute and with symbolic links, "." and ".." resolved as far as the path exists (realpath of
+// the longest existing prefix, the rest appended), no trailing "/".
+std::string normalized(const fs::path& p) {
+  std::string s = p.string();
+  if (s.empty() || s[0] != '/') {
+    char cwd[4096];
+    if (::getcwd(cwd, sizeof cwd)) s = std::string(cwd) + "/" + s;
+  }
+  std::string tail;  // components that do not exist yet
+  for (;;) {
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    char buf[PATH_MAX];
+    if (::realpath(s.c_str(), buf)) {
+      std::string r = buf;
+      if (!tail.empty()) r += (r == "/" ? "" : "/") + tail;
+      return r;
+    }
+    const size_t slash = s.rfind('/');
+    if (slash == std::string::npos || s == "/") return s + (tail.empty() ? "" : "/" + tail);
+    const std::string last = s.substr(slash + 1);
+    tail = tail.empty() ? last : last + "/" + tail;
+    s = slash == 0 ? "/" : s.substr(0, slash);
+  }
+}
+
+// True when `dir` is `p` or one of its ancestors (both normalized).
+bool contains(const std::string& dir, const std::string& p) {
+  if (dir == "/") return true;
+  return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 && p[dir.size()] == '/');
+}
+
+bool is_empty_dir(const fs::path& p) {
+  DIR* d = ::opendir(p.c_str());
+  if (!d) return false;
+  bool empty = true;
+  while (struct dirent* e = ::readdir(d))
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  ::closedir(d);
+  return empty;
+}
+
+// mkdtemp on "<parent>/.<name>.<what>-XXXXXX".
+fs::path make_sibling_dir(const fs::path& target, const char* what) {
+  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  std::string tmpl = (parent / ("." + target.filename().string() + "." + what + "-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) fail(parent.string(), "cannot create a directory here: {}", std::strerror(errno));
+  return tmpl;
+}
+}  // namespace
+
+void require_outside_inputs(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs) {
+  const std::string o = normalized(out);
+  for (const auto& in : inputs) {
+    if (in.empty()) continue;
+    const std::string i = normalized(in);
+    if (o == i) fail(flag, "'{}' is an input of this command ({}): choose a new directory", out.string(), in.string());
+    if (contains(o, i))
+      fail(flag, "'{}' contains an input of this command ({}): choose a new directory", out.string(), in.string());
+  }
+}
+
+void require_new_output_dir(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,
+                            const std::string& resume_hint) {
+  if (out.empty()) fail(flag, "empty path");
+  require_outside_inputs(flag, out, inputs);
+  struct stat st {};
+  if (::lstat(out.c_str(), &st) != 0) return;  // does not exist yet
+  if (S_ISLNK(st.st_mode)) fail(flag, "'{}' is a symbolic link: choose a new directory", out.string());
+  if (!S_ISDIR(st.st_mode)) fail(flag, "'{}' exists and is not a directory: choose a new directory", out.string());
+  if (!is_empty_dir(out))
+    fail(flag, "'{}' is not empty: {}", out.string(),
+         resume_hint.empty() ? "choose a new directory (nothing is overwritten)" : resume_hint);
+}
+
+StagedDir::StagedDir(fs::path target) : target_(std::move(target)), tmp_(make_sibling_dir(target_, "tmp")) {}
+
+StagedDir::~StagedDir() {
+  if (published_) return;
+  try {
+    remove_tree(tmp_);
+  } catch (...) {  // a leftover .tmp directory is all that remains; nothing else is touched
+  }
+}
+
+void StagedDir::publish(const std::string& flag, bool replace) {
+  fs::path old;
+  struct stat st {};
+  if (replace && ::lstat(target_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !is_empty_dir(target_)) {
+    old = make_sibling_dir(target_, "old");
+    if (::rename(target_.c_str(), (old / "previous").c_str()) != 0)
+      fail(flag, "cannot move '{}' aside: {}", target_.string(), std::strerror(errno));
+  }
+  if (::rename(tmp_.c_str(), target_.c_str()) != 0) {
+    const int err = errno;
+    if (!old.empty()) ::rename((old / "previous").c_str(), target_.c_str());  // put the old result back
+    fail(flag, "cannot create '{}': {}", target_.string(),
+         err == ENOTEMPTY || err == EEXIST ? "it appeared meanwhile and is not empty" : std::strerror(err));
+  }
+  published_ = true;
+  if (!old.empty()) remove_tree(old);
 }
 
 }  // namespace hyb

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace hyb {
 
@@ -19,5 +20,36 @@ void remove_tree(const std::filesystem::path& path);
 void write_stream_atomic(const std::filesystem::path& path, const std::function<void(std::ofstream&)>& body);
 // Write `contents` to `path` atomically (temporary file + rename). For JSON outputs and logs.
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+// Refuses (hyb::Error naming `flag` and `out`) an output directory whose creation would replace
+// something the command did not make: an existing file, a non-empty directory, or `out` equal to or
+// above one of `inputs` (the model directory a command reads, say). A new path or an empty directory
+// is accepted. `resume_hint` is added to the non-empty case ("pass --resume to continue").
+void require_new_output_dir(const std::string& flag, const std::filesystem::path& out,
+                            const std::vector<std::filesystem::path>& inputs = {}, const std::string& resume_hint = "");
+
+// Refuses `out` equal to or above one of `inputs` (see require_new_output_dir).
+void require_outside_inputs(const std::string& flag, const std::filesystem::path& out,
+                            const std::vector<std::filesystem::path>& inputs);
+
+// A result directory built beside its destination and renamed into place: readers see no directory
+// or the whole result, never half of one. The directory is removed again unless publish() ran.
+class StagedDir {
+ public:
+  // Creates "<parent of target>/.<name of target>.tmp-XXXXXX" (and the parent, if missing).
+  explicit StagedDir(std::filesystem::path target);
+  ~StagedDir();
+  StagedDir(const StagedDir&) = delete;
+  StagedDir& operator=(const StagedDir&) = delete;
+  const std::filesystem::path& path() const { return tmp_; }
+  // Renames the staged directory to the target. The target must be absent or an empty directory
+  // (rename(2) refuses a non-empty one, so nothing is deleted); with `replace` an existing target
+  // (a result of the same command, e.g. a resumed search's M_best) is first moved aside, then removed.
+  void publish(const std::string& flag, bool replace = false);
+
+ private:
+  std::filesystem::path target_, tmp_;
+  bool published_ = false;
+};
 
 }  // namespace hyb

@@ -138,5 +138,16 @@ TEST(EvalFormat, TaskFileLookup) {
   EXPECT_THROW(find_task("no_such_task"), Error);
 }
 
+// An empty task file is an error, not "acc 0.0000 over 0 documents" with exit code 0.
+TEST(TaskFormat, EmptyTaskFileRefused) {
+  const auto dir = test::temp_dir("empty_task");
+  std::ofstream(dir / "empty.jsonl") << "\n  \n";
+  std::ofstream(dir / "none_llamacpp_format.txt");
+  for (const char* f : {"empty.jsonl", "none_llamacpp_format.txt"}) {
+    const std::string e = error_of([&] { read_docs(dir / f); });
+    EXPECT_NE(e.find((dir / f).string() + ": no documents"), std::string::npos) << e;
+  }
+}
+
 }  // namespace
 }  // namespace hyb::eval

@@ -2,13 +2,18 @@
 // silent wrong answer. Library-level (hyb::Error) and CLI-level (exit code, stderr) checks.
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 
 #include "../test_util.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "linear/linear.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace hyb {
@@ -84,6 +89,86 @@ TEST(BadInput, OffsetsOutsideFile) {
   expect_error([&] { SafetensorsFile::open(dir / "json.safetensors"); }, "json.safetensors", "not valid JSON");
 }
 
+// A safetensors file from its header text and data bytes.
+std::string st_bytes(const std::string& h, const std::string& data) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+  return s + h + data;
+}
+
+// The reference library's rules: the tensors tile the data area exactly (issue 16: a header length
+// one byte short read every tensor one byte off; aliases, holes and trailing bytes were accepted).
+TEST(BadInput, SafetensorsTilesTheDataExactly) {
+  auto dir = test::temp_dir("st_tiles");
+  std::string good = valid_file(dir);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(good[i]);
+  std::string shorter = good;
+  for (int i = 0; i < 8; ++i) shorter[i] = static_cast<char>(((n - 1) >> (8 * i)) & 0xff);
+  write(dir / "short_header.safetensors", shorter);
+  expect_error([&] { SafetensorsFile::open(dir / "short_header.safetensors"); }, "short_header.safetensors",
+               "1 trailing bytes after the last tensor");
+  write(dir / "alias.safetensors",
+        st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})",
+                 std::string(8, '\0')));
+  expect_error([&] { SafetensorsFile::open(dir / "alias.safetensors"); }, "alias.safetensors",
+               "tensor 'b': data_offsets [0, 8] overlap another tensor's bytes");
+  write(dir / "hole.safetensors", st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", std::string(12, '\0')));
+  expect_error([&] { SafetensorsFile::open(dir / "hole.safetensors"); }, "hole.safetensors", "leave a hole");
+  write(dir / "trailing.safetensors", good + "junk");
+  expect_error([&] { SafetensorsFile::open(dir / "trailing.safetensors"); }, "trailing.safetensors", "4 trailing bytes");
+  write(dir / "huge.safetensors",
+        st_bytes(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,0]}})", ""));
+  expect_error([&] { SafetensorsFile::open(dir / "huge.safetensors"); }, "huge.safetensors", "overflows");
+  write(dir / "empty.safetensors", st_bytes(R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", ""));
+  EXPECT_EQ(SafetensorsFile::open(dir / "empty.safetensors")->tensor("e").numel(), 0);
+}
+
+// Regular files only: a FIFO or a directory named model.safetensors is an error, not a hang.
+TEST(BadInput, SafetensorsRegularFilesOnly) {
+  auto dir = test::temp_dir("st_regular");
+  fs::create_directories(dir / "d" / "model.safetensors");
+  expect_error([&] { WeightStore::open_dir(dir / "d"); }, "model.safetensors", "not a regular file (a directory)");
+  fs::create_directories(dir / "f");
+  ASSERT_EQ(::mkfifo((dir / "f" / "model.safetensors").c_str(), 0600), 0);
+  expect_error([&] { WeightStore::open_dir(dir / "f"); }, "model.safetensors", "not a regular file (a FIFO)");
+}
+
+// A weight stored as integers is refused, naming the file and the tensor, never reinterpreted.
+TEST(BadInput, IntegerWeightRefused) {
+  HYB_REQUIRE_SHARED(src, "data/fixtures/tiny-qwen2");
+  auto dir = test::temp_dir("int_weight");
+  fs::copy(src / "config.json", dir / "config.json");
+  auto f = SafetensorsFile::open(src / "model.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> ts;
+  for (const auto& [name, e] : f->entries())
+    ts.emplace_back(name, name == "model.norm.weight" ? f->tensor(name).to(at::kInt) : f->tensor(name));
+  save_safetensors(dir / "model.safetensors", ts);
+  expect_error([&] { CausalLM::load(dir); }, "model.safetensors", "tensor 'model.norm.weight' has dtype I32");
+}
+
+// The same for a distilled-modules file: an integer tensor is refused, not converted to floats.
+TEST(BadInput, IntegerModuleTensorRefused) {
+  HYB_REQUIRE_SHARED(src, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto dir = test::temp_dir("int_module");
+  auto model = CausalLM::load(src);
+  auto s = LinearSettings::for_model("gdn", model->config());
+  auto m = make_linear_mixer_from_attention(s, model->attention_weights(0), 7);
+  save_linear_layers(dir / "good.safetensors", s, {{0, m.get()}});
+  auto f = SafetensorsFile::open(dir / "good.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> ts;
+  std::string victim;
+  for (const auto& [name, e] : f->entries()) {
+    const bool first = victim.empty();
+    if (first) victim = name;
+    ts.emplace_back(name, first ? f->tensor(name).to(at::kInt) : f->tensor(name));
+  }
+  save_safetensors(dir / "int.safetensors", ts, f->metadata());
+  expect_error([&] { LinearFile::open(dir / "int.safetensors").module(0, at::kCPU, at::kFloat); }, "int.safetensors",
+               "tensor '" + victim + "' has dtype I32 (expected floating point");
+}
+
 // Copies a fixture so that one file of it can be broken.
 fs::path copy_fixture(const fs::path& src, const std::string& name) {
   auto dir = test::temp_dir(name);
@@ -116,6 +201,57 @@ TEST(BadInput, ConfigProblems) {
   j["intermediate_size"] = 128;  // the weights say 160
   write(dir / "config.json", j.dump());
   expect_error([&] { CausalLM::load(dir); }, "model.safetensors", "the config implies");
+}
+
+// Values out of range are refused naming config.json and the key, not carried into the model.
+TEST(BadInput, ConfigRanges) {
+  auto dir = test::temp_dir("config_ranges");
+  const nlohmann::json base = {{"model_type", "llama"},  {"hidden_size", 8},       {"intermediate_size", 16},
+                               {"num_hidden_layers", 1}, {"num_attention_heads", 2}, {"vocab_size", 32}};
+  write(dir / "config.json", base.dump());
+  EXPECT_NO_THROW(ModelConfig::load(dir));
+  auto expect_refused = [&](const char* key, const nlohmann::json& value, const std::string& problem) {
+    auto j = base;
+    j[key] = value;
+    write(dir / "config.json", j.dump());
+    expect_error([&] { ModelConfig::load(dir); }, "config.json", problem);
+  };
+  expect_refused("rope_theta", 0, "'rope_theta' must be positive, got 0");
+  expect_refused("rope_theta", -10000.0, "'rope_theta' must be positive");
+  expect_refused("rope_theta", "big", "'rope_theta' must be a number");
+  expect_refused("max_position_embeddings", 0, "'max_position_embeddings' must be positive, got 0");
+  expect_refused("max_position_embeddings", -1, "'max_position_embeddings' must be positive, got -1");
+  expect_refused("rms_norm_eps", -1e-6, "'rms_norm_eps' must be positive");
+  expect_refused("rms_norm_eps", 0, "'rms_norm_eps' must be positive");
+  expect_refused("num_key_value_heads", 0, "'num_key_value_heads' must be positive");
+  expect_refused("head_dim", -4, "'head_dim' must be positive");
+  auto j = base;
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", -8.0}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
+  write(dir / "config.json", j.dump());
+  expect_error([&] { ModelConfig::load(dir); }, "config.json", "'factor' must be positive");
+}
+
+// tokenizer_config.json: a bos_token given as an id or add_bos_token as a string is an error
+// naming the file and the key, not silently ignored.
+TEST(BadInput, TokenizerConfigTypes) {
+  HYB_REQUIRE_SHARED(src, "data/models/stories260K/hf");
+  auto dir = test::temp_dir("tokenizer_config_types");
+  fs::copy(src / "tokenizer.json", dir / "tokenizer.json");
+  const auto cfg = nlohmann::json::parse(read(src / "tokenizer_config.json"));
+  auto with = [&](const char* key, const nlohmann::json& v) {
+    auto j = cfg;
+    j[key] = v;
+    write(dir / "tokenizer_config.json", j.dump());
+  };
+  with("bos_token", 1);
+  expect_error([&] { Tokenizer::load(dir); }, "tokenizer_config.json", "'bos_token' must be a token string");
+  with("eos_token", nlohmann::json::array({"</s>"}));
+  expect_error([&] { Tokenizer::load(dir); }, "tokenizer_config.json", "must be a token string");
+  with("add_bos_token", "yes");
+  expect_error([&] { Tokenizer::load(dir); }, "tokenizer_config.json", "'add_bos_token' must be true or false, got \"yes\"");
+  with("bos_token", nullptr);  // null is allowed (Qwen2 writes it)
+  EXPECT_NO_THROW(Tokenizer::load(dir));
 }
 
 TEST(BadInput, UnexpectedAndMissingTensor) {
