@@ -71,11 +71,12 @@ void add_perplexity(CLI::App& app) {
                          {"tokens", r.tokens}});
     };
     fmt::print("{} sequences of {} tokens\n{:<24} {:>10} {:>10}\n", seqs.size(), a->seq_len, "model", "ppl", "nll/token");
+    if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);
     if (a->linear.empty() || a->sweep) score("teacher", {});
     if (a->sweep) {
       for (int64_t l : layers) {
         auto saved = std::move(model->layer(l).mixer);
-        load_linear_layers(*model, a->linear, {l});
+        load_linear_layers(*model, a->linear, {l});  // teacher checked below, before the sweep
         score(fmt::format("layer {} replaced", l), {l});
         model->set_mixer(l, std::move(saved));
       }

@@ -4,11 +4,15 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 
 #include "dist/process_group.h"
+#include "io/fingerprint.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/task_scorer.h"
+#include "util/error.h"
 #include "util/files.h"
 #include "util/plot.h"
 
@@ -64,10 +68,82 @@ void write_search_plots(const fs::path& out, const SearchResult& result, const s
   write_svg_line_plot(out / "candidates.svg", rounds, {task + ": candidate scores per round", "layer swapped in", metric});
 }
 
+nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSpec& task, const eval::EvalOptions& eo,
+                               const SearchRunOptions& o) {
+  using nlohmann::json;
+  return {{"model", model.str()},
+          {"task", task.name},
+          {"data", task.data_file.empty() ? json(nullptr) : json(file_fingerprint(task.data_file))},
+          {"split", eo.split.empty() ? task.split : eo.split},
+          {"limit", eo.limit},
+          {"num_fewshot", eo.num_fewshot},
+          {"metric", o.metric},
+          {"linear", file_fingerprint(o.linear)},
+          {"strategy", o.search.strategy},
+          {"max_drop", o.search.max_drop},
+          {"min_score", o.search.min_score ? json(*o.search.min_score) : json(nullptr)},
+          {"replace", o.search.replace},
+          {"seed", o.search.seed}};
+}
+
+namespace {
+
+// The flag that sets each of search_settings' keys.
+std::string settings_flag(const std::string& key) {
+  static const std::map<std::string, std::string> flags = {
+      {"model", "--model"},   {"task", "--task"},         {"data", "--data"},         {"split", "--split"},
+      {"limit", "--limit"},   {"num_fewshot", "--num-fewshot"}, {"metric", "--metric"}, {"linear", "--linear"},
+      {"strategy", "--strategy"}, {"max_drop", "--max-drop"}, {"min_score", "--min-score"},
+      {"replace", "--replace"}, {"seed", "--seed"}};
+  auto it = flags.find(key);
+  return it == flags.end() ? key : it->second;
+}
+
+}  // namespace
+
+void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
+  const fs::path file = out / "search_settings.json", summary = out / "summary.json";
+  nlohmann::json then;
+  fs::path from;
+  try {
+    if (fs::exists(file)) {
+      std::ifstream in(file);
+      then = nlohmann::json::parse(in), from = file;
+    } else if (fs::exists(summary)) {
+      std::ifstream in(summary);
+      const auto s = nlohmann::json::parse(in);
+      if (s.contains("settings")) then = s["settings"], from = summary;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail((fs::exists(file) ? file : summary).string(), "not valid JSON: {}", e.what());
+  }
+  if (from.empty()) {
+    fmt::print(stderr, "warning: {}: records no search settings (a run from before they were recorded); "
+                       "--resume not checked against them\n", out.string());
+    return;
+  }
+  for (const auto& [key, value] : now.items()) {
+    if (key == "model" || key == "linear") {
+      if (then.contains(key) && then[key] != value)
+        fail(from.string(), "--resume with another {} than the run it resumes (fingerprint {} there, {} now)",
+             settings_flag(key), then[key].dump(), value.dump());
+    } else if (!then.contains(key) || then[key] != value) {
+      fail(from.string(), "--resume with another {} than the run it resumes ({} there, {} now)", settings_flag(key),
+           then.contains(key) ? then[key].dump() : "nothing", value.dump());
+    }
+  }
+}
+
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group) {
   const bool root = !group || group->is_root();
   fs::create_directories(o.out);
+  // Provenance: the modules' teacher is this model; a resumed run has the settings it resumes.
+  const ModelFingerprint fp = model_fingerprint(o.model_dir);
+  LinearFile::open(o.linear).check_teacher(fp, o.model_dir.string());
+  const nlohmann::json settings = search_settings(fp, task, eo, o);
+  if (o.resume) check_resume_settings(o.out, settings);
+  if (root) write_file_atomic(o.out / "search_settings.json", settings.dump(2) + "\n");
   TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
   ScoreJournal journal(o.out / "candidates.jsonl", o.resume, root);
@@ -108,6 +184,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   summary["full_forward_equivalents"] = run.full_forwards;
   summary["processes"] = group ? group->world_size() : 1;
   summary["prefix_cache"] = o.prefix_cache;
+  summary["settings"] = settings;
   write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
   // The two hybrids.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {
