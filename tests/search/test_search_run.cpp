@@ -1,0 +1,111 @@
+// `hybridize search`'s run directory: the settings are recorded, and a --resume with any of them
+// changed is refused naming the flag; modules distilled from another model are refused.
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "../test_util.h"
+#include "io/fingerprint.h"
+#include "linear/linear.h"
+#include "linear/linear_file.h"
+#include "model/model.h"
+#include "search/search_run.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace hyb {
+namespace {
+namespace fs = std::filesystem;
+
+void save_modules(const fs::path& path, CausalLM& model, const fs::path& teacher_dir, int64_t seed) {
+  auto s = LinearSettings::for_model("gdn", model.config());
+  std::vector<std::unique_ptr<TokenMixer>> keep;
+  std::map<int64_t, TokenMixer*> modules;
+  for (int64_t l = 0; l < model.num_layers(); ++l) {
+    keep.push_back(make_linear_mixer_from_attention(s, model.attention_weights(l), seed + l));
+    modules[l] = keep.back().get();
+  }
+  save_linear_layers(path, s, modules, model_fingerprint(teacher_dir), teacher_dir.string());
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto tmp = test::temp_dir("search_run_resume");
+  auto model = CausalLM::load(dir);
+  auto enc = eval::TextEncoder::from(Tokenizer::load(dir));
+  save_modules(tmp / "linear.safetensors", *model, dir, 7);
+  save_modules(tmp / "other.safetensors", *model, dir, 70);
+  {
+    std::ofstream f(tmp / "ll.jsonl");
+    f << R"({"context": "Once upon a time, there was a little", "continuation": " girl named Lily."})" << "\n"
+      << R"({"context": "The cat sat on the", "continuation": " mat and looked at the big red ball."})" << "\n"
+      << R"({"context": "Tom and Sue went to the park. They", "continuation": " played with a ball."})" << "\n";
+  }
+  const auto task = eval::generic_task("ll", tmp / "ll.jsonl");
+  eval::EvalOptions eo;
+  eo.progress = false;
+  eo.limit = 2;
+  SearchRunOptions o;
+  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "perplexity";
+  o.search.replace = 2;
+
+  testing::internal::CaptureStderr();
+  const SearchRunResult first = run_search_dir(*model, enc, task, eo, o, nullptr);
+  testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(fs::exists(o.out / "search_settings.json"));
+  const nlohmann::json& s = first.summary["settings"];
+  EXPECT_EQ(s["task"], "ll");
+  EXPECT_EQ(s["limit"], 2);
+  EXPECT_EQ(s["metric"], "perplexity");
+  EXPECT_EQ(s["strategy"], "greedy");
+  EXPECT_EQ(s["model"], model_fingerprint(dir).str());
+  EXPECT_EQ(s["linear"], file_fingerprint(o.linear));
+
+  // The same settings resume (every score replayed).
+  o.resume = true;
+  testing::internal::CaptureStderr();
+  const SearchRunResult again = run_search_dir(*model, enc, task, eo, o, nullptr);
+  testing::internal::GetCapturedStderr();
+  EXPECT_GT(again.replayed, 0);
+  EXPECT_EQ(again.result.to_json(), first.result.to_json());
+
+  // Each changed setting is refused, naming its flag.
+  auto refused = [&](eval::EvalOptions e, SearchRunOptions r, const std::string& flag) {
+    const std::string err = error_of([&] { run_search_dir(*model, enc, task, e, r, nullptr); });
+    EXPECT_NE(err.find("--resume with another " + flag + " "), std::string::npos) << flag << ": " << err;
+    EXPECT_NE(err.find("search_settings.json"), std::string::npos) << err;
+  };
+  { auto e = eo; e.limit = 3; refused(e, o, "--limit"); }
+  { auto e = eo; e.split = "test"; refused(e, o, "--split"); }
+  { auto r = o; r.search.max_drop = 0.1; refused(eo, r, "--max-drop"); }
+  { auto r = o; r.search.strategy = "uniform"; refused(eo, r, "--strategy"); }
+  { auto r = o; r.search.min_score = 1.0; refused(eo, r, "--min-score"); }
+  { auto r = o; r.linear = tmp / "other.safetensors"; refused(eo, r, "--linear"); }
+  // The refused resumes left the recorded settings as they were.
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(o.out / "search_settings.json")), s);
+}
+
+TEST(SearchRun, RunWithoutRecordedSettingsResumesWithAWarning) {
+  auto tmp = test::temp_dir("search_run_old");
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(check_resume_settings(tmp, {{"task", "piqa"}}));
+  const std::string warned = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warned.find("warning: "), std::string::npos) << warned;
+  // A summary.json with settings is read when search_settings.json is missing.
+  std::ofstream(tmp / "summary.json") << nlohmann::json{{"settings", {{"task", "piqa"}}}}.dump();
+  const std::string err = error_of([&] { check_resume_settings(tmp, {{"task", "arc_easy"}}); });
+  EXPECT_NE(err.find("summary.json: --resume with another --task "), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace hyb
