@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "dist/process_group.h"
 #include "io/fingerprint.h"
@@ -12,6 +13,7 @@
 #include "model/model.h"
 #include "search/export.h"
 #include "search/task_scorer.h"
+#include "search/uncertainty.h"
 #include "util/error.h"
 #include "util/files.h"
 #include "util/plot.h"
@@ -83,7 +85,8 @@ nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSp
           {"max_drop", o.search.max_drop},
           {"min_score", o.search.min_score ? json(*o.search.min_score) : json(nullptr)},
           {"replace", o.search.replace},
-          {"seed", o.search.seed}};
+          {"seed", o.search.seed},
+          {"stop_on_significant_drop", o.stop_on_significant_drop}};
 }
 
 namespace {
@@ -94,7 +97,7 @@ std::string settings_flag(const std::string& key) {
       {"model", "--model"},   {"task", "--task"},         {"data", "--data"},         {"split", "--split"},
       {"limit", "--limit"},   {"num_fewshot", "--num-fewshot"}, {"metric", "--metric"}, {"linear", "--linear"},
       {"strategy", "--strategy"}, {"max_drop", "--max-drop"}, {"min_score", "--min-score"},
-      {"replace", "--replace"}, {"seed", "--seed"}};
+      {"replace", "--replace"}, {"seed", "--seed"}, {"stop_on_significant_drop", "--stop-on-significant-drop"}};
   auto it = flags.find(key);
   return it == flags.end() ? key : it->second;
 }
@@ -153,19 +156,86 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", o.model_dir.string(), task.name,
                scorer.num_documents(), o.metric, o.search.strategy,
                group ? fmt::format(", {} processes", group->world_size()) : "");
+  SearchOptions search = o.search;
+  if (o.stop_on_significant_drop) {
+    if (!scorer.per_document_metric())
+      fail("--stop-on-significant-drop", "needs a metric that is a mean over documents (acc, acc_norm), not {}",
+           o.metric);
+    // Every rank decides alike: a score replayed or made elsewhere is rescored here (deterministic).
+    search.significant_drop = [&](const LayerSet& candidate, const LayerSet& current) {
+      const std::vector<double> cur = scorer.per_document(current);
+      return significant_drop(scorer.per_document(candidate), cur);
+    };
+  }
+  // Uncertainty of the scores this process made (null for replayed ones, or another process's).
+  auto stderr_of = [&](const LayerSet& s) {
+    const std::vector<double>* v = scorer.known_per_document(s);
+    return v ? nlohmann::json(mean_se(*v).se) : nlohmann::json(nullptr);
+  };
+  auto paired = [&](const LayerSet& s, const LayerSet& against) -> std::optional<MeanSE> {
+    const std::vector<double>*a = scorer.known_per_document(s), *b = scorer.known_per_document(against);
+    if (!a || !b) return std::nullopt;
+    return paired_difference(*a, *b);
+  };
+  nlohmann::json base_uncertainty = nlohmann::json::object(), round_uncertainty = nlohmann::json::array();
+  LayerSet current;  // the model each round's candidates are compared with
   auto t0 = std::chrono::steady_clock::now();
   SearchRunResult run;
   run.result = run_search(model.num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
-                          o.search, journal, [&](const Round& r) {
+                          search, journal, [&](const Round& r) {
     if (!root) return;
+    if (r.index == 1 && scorer.known_per_document({})) {  // the base, before the first round's line
+      const MeanSE b = mean_se(*scorer.known_per_document({}));
+      base_uncertainty = {{"base_stderr", b.se}};
+      fmt::print(stderr, "base {:.4f} +- {:.4f} (standard error over {} documents)\n", b.mean, b.se,
+                 scorer.num_documents());
+      if (auto chance = scorer.chance()) {
+        const bool noise = b.mean - *chance < 2 * b.se;
+        base_uncertainty["chance"] = *chance;
+        base_uncertainty["base_within_noise_of_chance"] = noise;
+        if (noise)
+          fmt::print(stderr, "warning: the base scores {:.4f}, within 2 standard errors ({:.4f}) of chance ({:.4f}): "
+                             "the search's decisions are noise (more documents, or another task)\n",
+                     b.mean, 2 * b.se, *chance);
+      }
+    }
     nlohmann::json c = nlohmann::json::array();
-    for (const auto& e : r.candidates) c.push_back({{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}});
+    const Evaluated* pick = nullptr;
+    for (const auto& e : r.candidates) {
+      nlohmann::json j = {{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}};
+      if (scorer.per_document_metric()) {
+        j["stderr"] = stderr_of(e.layers);
+        const auto d = paired(e.layers, current);
+        j["diff"] = d ? nlohmann::json(d->mean) : nlohmann::json(nullptr);
+        j["diff_stderr"] = d ? nlohmann::json(d->se) : nlohmann::json(nullptr);
+      }
+      c.push_back(j);
+      if (!pick || e.score > pick->score) pick = &e;
+    }
     traj << nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
                            {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() << "\n";
     traj.flush();
-    fmt::print(stderr, "round {:>3}: best {:.4f} {} ({} candidates, {:.1f} s)\n", r.index, r.score,
-               r.accepted ? fmt::format("-> layer {} replaced", r.chosen) : std::string("under P_min: stop"),
+    std::string noise;
+    if (pick && scorer.per_document_metric()) {
+      const nlohmann::json se = stderr_of(pick->layers);
+      const auto d = paired(pick->layers, current);
+      round_uncertainty.push_back({{"round", r.index}, {"stderr", se},
+                                   {"diff", d ? nlohmann::json(d->mean) : nlohmann::json(nullptr)},
+                                   {"diff_stderr", d ? nlohmann::json(d->se) : nlohmann::json(nullptr)}});
+      if (!se.is_null()) noise += fmt::format(" +- {:.4f}", se.get<double>());
+      if (d) noise += fmt::format(", {:+.4f} +- {:.4f} against the current model", d->mean, d->se);
+    }
+    // Accepted under P_min (only --stop-on-significant-drop does that): said on the round's line.
+    bool under = false;
+    if (o.stop_on_significant_drop && r.accepted && scorer.known_per_document({})) {
+      const double base = mean_se(*scorer.known_per_document({})).mean;
+      under = r.score < (o.search.min_score ? *o.search.min_score : base * (1.0 - o.search.max_drop));
+    }
+    fmt::print(stderr, "round {:>3}: best {:.4f}{} {} ({} candidates, {:.1f} s)\n", r.index, r.score, noise,
+               r.accepted ? fmt::format("-> layer {} replaced{}", r.chosen, under ? " (under P_min, within noise)" : "")
+                          : std::string("under P_min: stop"),
                r.candidates.size(), r.seconds);
+    if (r.accepted && pick) current = pick->layers;
   }, distributed_round(scorer, group));
   // Cost over all processes (a collective: every rank takes part before the others return).
   run.full_forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
@@ -185,6 +255,12 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   summary["processes"] = group ? group->world_size() : 1;
   summary["prefix_cache"] = o.prefix_cache;
   summary["settings"] = settings;
+  if (scorer.per_document_metric()) {  // standard errors (null where a score was replayed)
+    for (const auto& [k, v] : base_uncertainty.items()) summary[k] = v;
+    summary["round_uncertainty"] = round_uncertainty;
+    summary["M_best"]["stderr"] = stderr_of(result.best.layers);
+    summary["M_opt"]["stderr"] = stderr_of(result.opt.layers);
+  }
   write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
   // The two hybrids.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {
