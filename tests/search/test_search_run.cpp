@@ -107,5 +107,79 @@ TEST(SearchRun, RunWithoutRecordedSettingsResumesWithAWarning) {
   EXPECT_NE(err.find("summary.json: --resume with another --task "), std::string::npos) << err;
 }
 
+TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto tmp = test::temp_dir("search_run_uncertainty");
+  auto model = CausalLM::load(dir);
+  auto enc = eval::TextEncoder::from(Tokenizer::load(dir));
+  save_modules(tmp / "linear.safetensors", *model, dir, 7);
+  {  // five two-choice documents (the last one always wrong: its choices tie and the first wins):
+     // at most 0.8 with SE 0.2, within 2 SE of chance (0.5)
+    std::ofstream f(tmp / "mc.jsonl");
+    f << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " table"], "gold": 0})" << "\n"
+      << R"({"context": "The cat sat on the", "choices": [" mat", " sky"], "gold": 0})" << "\n"
+      << R"({"context": "Tom and Sue went to the", "choices": [" blue", " park"], "gold": 1})" << "\n"
+      << R"({"context": "Lily liked to play with her", "choices": [" ran", " toys"], "gold": 1})" << "\n"
+      << R"({"context": "The dog", "choices": [" ran", " ran"], "gold": 1})" << "\n";
+  }
+  const auto task = eval::generic_task("mc", tmp / "mc.jsonl");
+  eval::EvalOptions eo;
+  eo.progress = false;
+  SearchRunOptions o;
+  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "acc";
+  o.search.max_drop = 1.0;
+  o.search.replace = 2;
+
+  testing::internal::CaptureStderr();
+  const SearchRunResult run = run_search_dir(*model, enc, task, eo, o, nullptr);
+  const std::string printed = testing::internal::GetCapturedStderr();
+  const nlohmann::json& s = run.summary;
+  ASSERT_TRUE(s.contains("base_stderr")) << s.dump();
+  EXPECT_GT(s["base_stderr"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(s["chance"].get<double>(), 0.5);
+  EXPECT_TRUE(s["base_within_noise_of_chance"].get<bool>());
+  EXPECT_NE(printed.find("warning: the base scores"), std::string::npos) << printed;
+  EXPECT_NE(printed.find("base "), std::string::npos) << printed;
+  EXPECT_TRUE(s["M_opt"]["stderr"].is_number());
+  ASSERT_EQ(s["round_uncertainty"].size(), 2u);
+  // Every candidate in trajectory.jsonl carries its SE and its paired difference against the model
+  // it extends; the round lines print them.
+  std::ifstream traj(o.out / "trajectory.jsonl");
+  std::string line;
+  int rounds = 0;
+  while (std::getline(traj, line)) {
+    const auto r = nlohmann::json::parse(line);
+    for (const auto& c : r["candidates"]) {
+      EXPECT_TRUE(c["stderr"].is_number()) << line;
+      EXPECT_TRUE(c["diff"].is_number()) << line;
+      EXPECT_TRUE(c["diff_stderr"].is_number()) << line;
+      EXPECT_NEAR(c["diff"].get<double>(), c["score"].get<double>() - (rounds == 0 ? s["base_score"].get<double>()
+                                                                                   : s["rounds"][0]["score"].get<double>()),
+                  1e-12);
+    }
+    ++rounds;
+  }
+  EXPECT_EQ(rounds, 2);
+  EXPECT_NE(printed.find("against the current model"), std::string::npos) << printed;
+
+  // The option needs a per-document metric.
+  auto p = o;
+  p.out = tmp / "ppl", p.metric = "perplexity", p.stop_on_significant_drop = true;
+  std::ofstream(tmp / "ll.jsonl") << R"({"context": "The cat sat on the", "continuation": " mat."})" << "\n";
+  const auto ll = eval::generic_task("ll", tmp / "ll.jsonl");
+  const std::string err = error_of([&] { run_search_dir(*model, enc, ll, eo, p, nullptr); });
+  EXPECT_NE(err.find("--stop-on-significant-drop"), std::string::npos) << err;
+  // With acc it runs, and a resume with the option changed is refused.
+  auto q = o;
+  q.out = tmp / "sig", q.stop_on_significant_drop = true, q.search.max_drop = 0.0;
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(run_search_dir(*model, enc, task, eo, q, nullptr));
+  testing::internal::GetCapturedStderr();
+  q.resume = true, q.stop_on_significant_drop = false;
+  EXPECT_NE(error_of([&] { run_search_dir(*model, enc, task, eo, q, nullptr); }).find("--stop-on-significant-drop"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hyb
