@@ -114,14 +114,15 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
   auto model = CausalLM::load(dir);
   auto enc = eval::TextEncoder::from(Tokenizer::load(dir));
   save_modules(tmp / "linear.safetensors", *model, dir, 7);
-  {  // five two-choice documents (the last one always wrong: its choices tie and the first wins):
-     // at most 0.8 with SE 0.2, within 2 SE of chance (0.5)
+  {  // six two-choice documents, the last two made to be wrong (tied choices: the first wins; a
+     // gold that is no English): near chance (0.5) with an SE about 0.2
     std::ofstream f(tmp / "mc.jsonl");
     f << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " table"], "gold": 0})" << "\n"
       << R"({"context": "The cat sat on the", "choices": [" mat", " sky"], "gold": 0})" << "\n"
       << R"({"context": "Tom and Sue went to the", "choices": [" blue", " park"], "gold": 1})" << "\n"
       << R"({"context": "Lily liked to play with her", "choices": [" ran", " toys"], "gold": 1})" << "\n"
-      << R"({"context": "The dog", "choices": [" ran", " ran"], "gold": 1})" << "\n";
+      << R"({"context": "The dog", "choices": [" ran", " ran"], "gold": 1})" << "\n"
+      << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " qz xv"], "gold": 1})" << "\n";
   }
   const auto task = eval::generic_task("mc", tmp / "mc.jsonl");
   eval::EvalOptions eo;
@@ -138,8 +139,10 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
   ASSERT_TRUE(s.contains("base_stderr")) << s.dump();
   EXPECT_GT(s["base_stderr"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(s["chance"].get<double>(), 0.5);
-  EXPECT_TRUE(s["base_within_noise_of_chance"].get<bool>());
-  EXPECT_NE(printed.find("warning: the base scores"), std::string::npos) << printed;
+  const double base = s["base_score"].get<double>(), se = s["base_stderr"].get<double>();
+  EXPECT_EQ(s["base_within_noise_of_chance"].get<bool>(), base - 0.5 < 2 * se);
+  EXPECT_TRUE(s["base_within_noise_of_chance"].get<bool>()) << base << " +- " << se;
+  EXPECT_EQ(printed.find("warning: the base scores") != std::string::npos, base - 0.5 < 2 * se) << printed;
   EXPECT_NE(printed.find("base "), std::string::npos) << printed;
   EXPECT_TRUE(s["M_opt"]["stderr"].is_number());
   ASSERT_EQ(s["round_uncertainty"].size(), 2u);
