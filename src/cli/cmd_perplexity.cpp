@@ -21,7 +21,7 @@ namespace hyb::cli {
 
 namespace {
 struct PerplexityArgs {
-  std::string model, tokenizer, linear, layers, device = "cpu", dtype, json;
+  std::string model, tokenizer, linear, layers, device = "auto", dtype, json;
   std::vector<std::string> data;
   int64_t seq_len = 512, sequences = 64, batch = 8;
   int threads = 0;

@@ -16,7 +16,7 @@ namespace hyb::cli {
 
 namespace {
 struct SearchArgs {
-  std::string model, linear, task, data, tasks_dir, split, metric = "acc", out, device = "cpu", dtype, tokenizer;
+  std::string model, linear, task, data, tasks_dir, split, metric = "acc", out, device = "auto", dtype, tokenizer;
   double max_drop = 0.05, min_score = -1;
   int64_t replace = -1, limit = 0, max_tokens = 0;
   std::string strategy = "greedy";
