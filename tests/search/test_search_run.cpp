@@ -42,7 +42,8 @@ TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
   torch::NoGradGuard ng;
   auto tmp = test::temp_dir("search_run_resume");
   auto model = CausalLM::load(dir);
-  auto enc = eval::TextEncoder::from(Tokenizer::load(dir));
+  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
+  auto enc = eval::TextEncoder::from(tok);
   save_modules(tmp / "linear.safetensors", *model, dir, 7);
   save_modules(tmp / "other.safetensors", *model, dir, 70);
   {
@@ -112,7 +113,8 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
   torch::NoGradGuard ng;
   auto tmp = test::temp_dir("search_run_uncertainty");
   auto model = CausalLM::load(dir);
-  auto enc = eval::TextEncoder::from(Tokenizer::load(dir));
+  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
+  auto enc = eval::TextEncoder::from(tok);
   save_modules(tmp / "linear.safetensors", *model, dir, 7);
   {  // six two-choice documents, the last two made to be wrong (tied choices: the first wins; a
      // gold that is no English): near chance (0.5) with an SE about 0.2
