@@ -48,6 +48,8 @@ void add_perplexity(CLI::App& app) {
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
+    // Provenance first: modules distilled from another teacher are refused before any work.
+    if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     PackOptions po;
     po.seq_len = a->seq_len;
@@ -71,7 +73,6 @@ void add_perplexity(CLI::App& app) {
                          {"tokens", r.tokens}});
     };
     fmt::print("{} sequences of {} tokens\n{:<24} {:>10} {:>10}\n", seqs.size(), a->seq_len, "model", "ppl", "nll/token");
-    if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);
     if (a->linear.empty() || a->sweep) score("teacher", {});
     if (a->sweep) {
       for (int64_t l : layers) {
