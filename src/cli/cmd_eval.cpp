@@ -20,7 +20,7 @@ namespace hyb::cli {
 
 namespace {
 struct EvalArgs {
-  std::string model, tokenizer, tasks, data, tasks_dir, split, out, samples, dump, device = "cpu", dtype;
+  std::string model, tokenizer, tasks, data, tasks_dir, split, out, samples, dump, device = "auto", dtype;
   std::string batch_size = "auto", layout = "shared";
   int64_t limit = 0, num_fewshot = 0, max_length = 0, max_tokens = 0;
   int threads = 0;

@@ -17,7 +17,7 @@ namespace hyb::cli {
 
 namespace {
 struct GenerateArgs {
-  std::string model, prompt, prompt_ids, device = "cpu", dtype;
+  std::string model, prompt, prompt_ids, device = "auto", dtype;
   int64_t max_new_tokens = 128;
   double temperature = 0, top_p = 1.0;
   uint64_t seed = 0;

@@ -21,7 +21,7 @@ namespace hyb::cli {
 
 namespace {
 struct PerplexityArgs {
-  std::string model, tokenizer, linear, layers, device = "cpu", dtype, json;
+  std::string model, tokenizer, linear, layers, device = "auto", dtype, json;
   std::vector<std::string> data;
   int64_t seq_len = 512, sequences = 64, batch = 8;
   int threads = 0;
@@ -48,6 +48,8 @@ void add_perplexity(CLI::App& app) {
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
+    // Provenance first: modules distilled from another teacher are refused before any work.
+    if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     PackOptions po;
     po.seq_len = a->seq_len;
@@ -75,7 +77,7 @@ void add_perplexity(CLI::App& app) {
     if (a->sweep) {
       for (int64_t l : layers) {
         auto saved = std::move(model->layer(l).mixer);
-        load_linear_layers(*model, a->linear, {l});
+        load_linear_layers(*model, a->linear, {l});  // teacher checked below, before the sweep
         score(fmt::format("layer {} replaced", l), {l});
         model->set_mixer(l, std::move(saved));
       }

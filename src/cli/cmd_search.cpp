@@ -17,12 +17,12 @@ namespace hyb::cli {
 
 namespace {
 struct SearchArgs {
-  std::string model, linear, task, data, tasks_dir, split, metric = "acc", out, device = "cpu", dtype, tokenizer;
+  std::string model, linear, task, data, tasks_dir, split, metric = "acc", out, device = "auto", dtype, tokenizer;
   double max_drop = 0.05, min_score = -1;
   int64_t replace = -1, limit = 0, max_tokens = 0;
   std::string strategy = "greedy";
   uint64_t seed = 0;
-  bool resume = false, no_prefix_cache = false;
+  bool resume = false, no_prefix_cache = false, stop_on_significant_drop = false;
   int threads = 0, gpus = 1;
 };
 
@@ -51,6 +51,9 @@ void add_search(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the random strategy");
   cmd->add_option("--out", a->out, "Run directory")->required();
   cmd->add_flag("--resume", a->resume, "Continue an interrupted search from its last finished candidate");
+  cmd->add_flag("--stop-on-significant-drop", a->stop_on_significant_drop,
+                "Under P_min, stop only when the drop from the current model exceeds 2 paired standard errors "
+                "over documents (acc, acc_norm); otherwise accept the layer and go on");
   cmd->add_flag("--no-prefix-cache", a->no_prefix_cache, "Recompute every layer for every candidate");
   cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)")->check(non_negative());
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
@@ -85,6 +88,7 @@ void add_search(CLI::App& app) {
     o.metric = a->metric;
     o.resume = a->resume;
     o.prefix_cache = !a->no_prefix_cache;
+    o.stop_on_significant_drop = a->stop_on_significant_drop;
     o.search.strategy = a->strategy;
     o.search.max_drop = a->max_drop;
     if (a->min_score >= 0) o.search.min_score = a->min_score;
@@ -95,8 +99,16 @@ void add_search(CLI::App& app) {
     if (group && !group->is_root()) return;
     const SearchResult& result = run.result;
     fmt::print("base {:.4f}  P_min {:.4f}  ({})\n", result.base, result.p_min, result.stop_reason);
-    fmt::print("M_best: {} linear layers [{}] score {:.4f}\n", result.best.layers.size(), layers_str(result.best.layers), result.best.score);
-    fmt::print("M_opt:  {} linear layers [{}] score {:.4f}\n", result.opt.layers.size(), layers_str(result.opt.layers), result.opt.score);
+    // "+- SE" where the summary has one (a per-document metric, scored in this run).
+    auto se = [&](const char* name) {
+      const auto& j = run.summary[name];
+      return j.contains("stderr") && j["stderr"].is_number() ? fmt::format(" +- {:.4f}", j["stderr"].get<double>())
+                                                              : std::string();
+    };
+    fmt::print("M_best: {} linear layers [{}] score {:.4f}{}\n", result.best.layers.size(), layers_str(result.best.layers),
+               result.best.score, se("M_best"));
+    fmt::print("M_opt:  {} linear layers [{}] score {:.4f}{}\n", result.opt.layers.size(), layers_str(result.opt.layers),
+               result.opt.score, se("M_opt"));
     fmt::print("{:.1f} s, {:.1f} full-forward equivalents{}\n", run.seconds, run.full_forwards,
                run.replayed ? fmt::format(", {} scores replayed from the journal", run.replayed) : "");
   });

@@ -1,6 +1,7 @@
-// cmd_tokenize: `hybridize tokenize --model DIR [--text T | stdin] [--ids|--pieces] [--no-special]`
-// Encodes each input line (of --text, or of stdin) with DIR's tokenizer.json and prints one JSON
-// array per line: token ids (default) or the tokens' vocabulary strings (--pieces).
+// cmd_tokenize: `hybridize tokenize --model DIR [--text T [--lines] | stdin] [--ids|--pieces] [--no-special]`
+// Encodes --text as one unit, newlines included (as transformers' tokenizer does; --lines: each of
+// its lines apart), or each line of stdin, with DIR's tokenizer.json, and prints one JSON array per
+// unit: token ids (default) or the tokens' vocabulary strings (--pieces).
 //   $ hybridize tokenize --model ../shared/data/tokenizers/llama3 --text "Hello world"
 //   [128000,9906,1917]
 #include <CLI/CLI.hpp>
@@ -23,7 +24,7 @@ namespace {
 struct TokenizeOptions {
   std::string model;
   std::optional<std::string> text;
-  bool ids = false, pieces = false, no_special = false;
+  bool ids = false, pieces = false, no_special = false, lines = false;
 };
 
 void print_line(const Tokenizer& tok, const std::string& line, const TokenizeOptions& o) {
@@ -43,6 +44,7 @@ void print_line(const Tokenizer& tok, const std::string& line, const TokenizeOpt
 
 void run_tokenize(const TokenizeOptions& o) {
   const Tokenizer tok = Tokenizer::load(o.model);
+  if (o.text && !o.lines) return print_line(tok, *o.text, o);
   if (o.text) {
     size_t start = 0;
     for (size_t nl; (nl = o.text->find('\n', start)) != std::string::npos; start = nl + 1)
@@ -58,10 +60,12 @@ void run_tokenize(const TokenizeOptions& o) {
 void add_tokenize(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "tokenize", "Encode text with a model's tokenizer: one JSON array per input line");
+      "tokenize", "Encode text with a model's tokenizer: one JSON array for --text (newlines included), or one per "
+                  "line of stdin");
   cmd->add_option("--model", o->model, "Model or tokenizer directory (holding tokenizer.json)")
       ->required();
-  cmd->add_option("--text", o->text, "Text to encode; without it, each line of stdin");
+  CLI::Option* text = cmd->add_option("--text", o->text, "Text to encode as one unit; without it, each line of stdin");
+  cmd->add_flag("--lines", o->lines, "Encode each line of --text apart, one array per line")->needs(text);
   CLI::Option* ids = cmd->add_flag("--ids", o->ids, "Print token ids (the default)");
   CLI::Option* pieces = cmd->add_flag("--pieces", o->pieces, "Print tokens as JSON strings");
   ids->excludes(pieces);

@@ -12,6 +12,9 @@
 
 #include "cli/commands.h"
 #include "util/error.h"
+#include "util/version.h"
+
+#include <torch/version.h>
 
 namespace {
 // "[rank R] " in a worker of `--gpus N` (dist/launch), so that errors name their process.
@@ -36,6 +39,7 @@ void keep_freed_memory() {
 int main(int argc, char** argv) {
   keep_freed_memory();
   CLI::App app{"hybridize: distill, search and run hybrid full/linear-attention transformers"};
+  app.set_version_flag("--version", fmt::format("hybridize {} (LibTorch {})", hyb::kVersion, TORCH_VERSION));
   app.require_subcommand(1);
   hyb::cli::add_info(app);
   hyb::cli::add_generate(app);

@@ -433,7 +433,8 @@ void Distiller::write_outputs() {
     for (size_t i = 0; i < s.slots.size(); ++i) *s.slots[i] = s.masters[i].detach();  // save the fp32 masters
     modules[s.layer] = s.module.get();
   }
-  save_linear_layers(o_.out_dir / "linear.safetensors", settings_, modules);
+  save_linear_layers(o_.out_dir / "linear.safetensors", settings_, modules, model_fingerprint(o_.model_dir),
+                     o_.model_dir.string());
   const double flops = model_flops_per_token();
   const nlohmann::json report = {
       {"model", o_.model_dir.string()}, {"tokenizer", tok_dir_.string()}, {"mixer", o_.mixer},

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -35,7 +36,8 @@ std::vector<int64_t> parse_stored_layers(const std::string& s, const std::string
 }  // namespace
 
 void save_linear_layers(const fs::path& path, const LinearSettings& settings,
-                        const std::map<int64_t, TokenMixer*>& modules) {
+                        const std::map<int64_t, TokenMixer*>& modules, const ModelFingerprint& teacher,
+                        const std::string& teacher_dir) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   std::vector<int64_t> layers;
   for (const auto& [l, m] : modules) {
@@ -46,7 +48,10 @@ void save_linear_layers(const fs::path& path, const LinearSettings& settings,
   save_safetensors(path, tensors,
                    {{"format", "pt"},
                     {"linear_attention", settings.to_json().dump()},
-                    {"layers", format_layer_list(layers)}});
+                    {"layers", format_layer_list(layers)},
+                    {"teacher_config", teacher.config},
+                    {"teacher_weights", teacher.weights},
+                    {"teacher", teacher_dir}});
 }
 
 std::unique_ptr<TokenMixer> build_linear_module(const LinearSettings& settings, int64_t layer, const TensorFetch& fetch) {
@@ -73,6 +78,11 @@ LinearFile LinearFile::open(const fs::path& path) {
   auto layers = meta.find("layers");
   if (layers == meta.end()) fail(where, "no \"layers\" metadata (not a linear.safetensors from distill)");
   lf.layers_ = parse_stored_layers(layers->second, where);
+  auto tc = meta.find("teacher_config"), tw = meta.find("teacher_weights"), td = meta.find("teacher");
+  if ((tc == meta.end()) != (tw == meta.end()))
+    fail(where, "metadata holds only one of \"teacher_config\" and \"teacher_weights\"");
+  if (tc != meta.end()) lf.teacher_ = ModelFingerprint{tc->second, tw->second};
+  if (td != meta.end()) lf.teacher_dir_ = td->second;
   for (auto& [local, t] : make_linear_mixer(lf.settings_, /*seed=*/0)->parameters(""))
     if (t->defined()) lf.shapes_[local] = t->sizes().vec();
   for (const auto& [name, e] : lf.file_->entries()) {
@@ -93,6 +103,26 @@ void LinearFile::check_fits(const ModelConfig& c, const std::vector<int64_t>& wa
     if (l < 0 || l >= c.num_layers) fail(where, "layer {} is outside the model's {} layers", l, c.num_layers);
     if (!has_layer(l)) fail(where, "holds no module for layer {} (it has {})", l, format_layer_list(layers_));
   }
+}
+
+void LinearFile::check_teacher(const fs::path& model_dir) const {
+  check_teacher(model_fingerprint(model_dir), model_dir.string());
+}
+
+void LinearFile::check_teacher(const ModelFingerprint& model, const std::string& model_dir) const {
+  const std::string where = path_.string();
+  if (!teacher_) {
+    std::cerr << fmt::format("warning: {}: records no teacher (written before distill recorded one); "
+                             "not checked against {}\n", where, model_dir);
+    return;
+  }
+  const std::string from = teacher_dir_.empty() ? "" : fmt::format(" ({})", teacher_dir_);
+  if (teacher_->config != model.config)
+    fail(where, "distilled from another teacher{}: its config.json differs from {}'s (fingerprint {}, this model {})",
+         from, model_dir, teacher_->config, model.config);
+  if (teacher_->weights != model.weights)
+    fail(where, "distilled from another teacher{}: its weights' names, shapes or dtypes differ from {}'s "
+         "(fingerprint {}, this model {})", from, model_dir, teacher_->weights, model.weights);
 }
 
 void LinearFile::check_layer(int64_t l) const {
@@ -134,8 +164,10 @@ std::unique_ptr<TokenMixer> LinearFile::module(int64_t l, at::Device device, at:
 
 std::vector<int64_t> linear_file_layers(const fs::path& path) { return LinearFile::open(path).layers(); }
 
-void load_linear_layers(CausalLM& model, const fs::path& path, const std::vector<int64_t>& wanted) {
+void load_linear_layers(CausalLM& model, const fs::path& path, const std::vector<int64_t>& wanted,
+                        const fs::path& model_dir) {
   const LinearFile file = LinearFile::open(path);
+  if (!model_dir.empty()) file.check_teacher(model_dir);
   file.check_fits(model.config(), wanted);
   for (int64_t l : wanted.empty() ? file.layers() : wanted)
     model.set_mixer(l, file.module(l, model.device(), model.dtype()), file.settings().to_json());

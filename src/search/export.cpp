@@ -1,5 +1,9 @@
 #include "search/export.h"
 
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
 #include <set>
 
 #include "io/config.h"
@@ -32,6 +36,25 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   }
 
   lin.check_fits(cfg, layers);
+  // The modules' teacher must be this model, or (a hybrid being extended) the teacher its
+  // model.safetensors records from the export that made it.
+  std::map<std::string, std::string> provenance = {{"format", "pt"}};
+  if (cfg.num_linear_layers() == 0) {
+    const ModelFingerprint fp = model_fingerprint(model_dir);
+    lin.check_teacher(fp, model_dir.string());
+    provenance["teacher_config"] = fp.config, provenance["teacher_weights"] = fp.weights;
+  } else {
+    const fs::path single = model_dir / "model.safetensors";
+    const auto meta = fs::exists(single) ? SafetensorsFile::open(single)->metadata() : std::map<std::string, std::string>{};
+    if (meta.count("teacher_config") && meta.count("teacher_weights")) {
+      const ModelFingerprint fp{meta.at("teacher_config"), meta.at("teacher_weights")};
+      lin.check_teacher(fp, model_dir.string() + " (its teacher)");
+      provenance["teacher_config"] = fp.config, provenance["teacher_weights"] = fp.weights;
+    } else {
+      std::cerr << fmt::format("warning: {}: records no teacher (exported before export recorded one); {} not "
+                               "checked against it\n", single.string(), distilled.string());
+    }
+  }
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& name : base.names()) {
@@ -49,7 +72,7 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   // Build in a new sibling directory, then rename it into place.
   StagedDir staged(out_dir);
   const fs::path& tmp = staged.path();
-  save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
+  save_safetensors(tmp / "model.safetensors", tensors, provenance);
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
                         "vocab.json", "merges.txt", "tokenizer.model"})
     if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);

@@ -201,13 +201,14 @@ SearchResult run_search(int64_t L, const ScoreFn& fn, const SearchOptions& opt, 
       if (st == "importance" && k == 1) round.candidates = singles;
     }
     round.score = pick.score;
-    round.accepted = pick.score >= r.p_min;
+    round.accepted = pick.score >= r.p_min || (opt.significant_drop && !opt.significant_drop(pick.layers, current));
     round.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!round.accepted) round.chosen = -1;
     r.rounds.push_back(round);
     if (on_round) on_round(round);
     if (!round.accepted) {
-      r.stop_reason = "best candidate fell under P_min";
+      r.stop_reason = opt.significant_drop ? "best candidate fell under P_min, by more than 2 paired standard errors"
+                                           : "best candidate fell under P_min";
       break;
     }
     current = pick.layers;

@@ -40,6 +40,11 @@ struct SearchOptions {
   std::optional<double> min_score;  // P_min given directly
   int64_t replace = -1;             // stop after this many replaced layers (-1: no limit)
   uint64_t seed = 0;                // random strategy
+  // --stop-on-significant-drop: when set, a round whose best candidate falls under P_min stops the
+  // search only if this says the drop from the current model is significant (search_run: more
+  // than 2 paired standard errors over documents); otherwise the candidate is accepted and the
+  // search goes on (so M_opt may then score under P_min, within noise of it). Unset: P_min alone.
+  std::function<bool(const LayerSet& candidate, const LayerSet& current)> significant_drop;
 };
 
 struct Evaluated {

@@ -4,11 +4,17 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <optional>
 
 #include "dist/process_group.h"
+#include "io/fingerprint.h"
+#include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/task_scorer.h"
+#include "search/uncertainty.h"
+#include "util/error.h"
 #include "util/files.h"
 #include "util/plot.h"
 
@@ -64,6 +70,73 @@ void write_search_plots(const fs::path& out, const SearchResult& result, const s
   write_svg_line_plot(out / "candidates.svg", rounds, {task + ": candidate scores per round", "layer swapped in", metric});
 }
 
+nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSpec& task, const eval::EvalOptions& eo,
+                               const SearchRunOptions& o) {
+  using nlohmann::json;
+  return {{"model", model.str()},
+          {"task", task.name},
+          {"data", task.data_file.empty() ? json(nullptr) : json(file_fingerprint(task.data_file))},
+          {"split", eo.split.empty() ? task.split : eo.split},
+          {"limit", eo.limit},
+          {"num_fewshot", eo.num_fewshot},
+          {"metric", o.metric},
+          {"linear", file_fingerprint(o.linear)},
+          {"strategy", o.search.strategy},
+          {"max_drop", o.search.max_drop},
+          {"min_score", o.search.min_score ? json(*o.search.min_score) : json(nullptr)},
+          {"replace", o.search.replace},
+          {"seed", o.search.seed},
+          {"stop_on_significant_drop", o.stop_on_significant_drop}};
+}
+
+namespace {
+
+// The flag that sets each of search_settings' keys.
+std::string settings_flag(const std::string& key) {
+  static const std::map<std::string, std::string> flags = {
+      {"model", "--model"},   {"task", "--task"},         {"data", "--data"},         {"split", "--split"},
+      {"limit", "--limit"},   {"num_fewshot", "--num-fewshot"}, {"metric", "--metric"}, {"linear", "--linear"},
+      {"strategy", "--strategy"}, {"max_drop", "--max-drop"}, {"min_score", "--min-score"},
+      {"replace", "--replace"}, {"seed", "--seed"}, {"stop_on_significant_drop", "--stop-on-significant-drop"}};
+  auto it = flags.find(key);
+  return it == flags.end() ? key : it->second;
+}
+
+}  // namespace
+
+void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
+  const fs::path file = out / "search_settings.json", summary = out / "summary.json";
+  nlohmann::json then;
+  fs::path from;
+  try {
+    if (fs::exists(file)) {
+      std::ifstream in(file);
+      then = nlohmann::json::parse(in), from = file;
+    } else if (fs::exists(summary)) {
+      std::ifstream in(summary);
+      const auto s = nlohmann::json::parse(in);
+      if (s.contains("settings")) then = s["settings"], from = summary;
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail((fs::exists(file) ? file : summary).string(), "not valid JSON: {}", e.what());
+  }
+  if (from.empty()) {
+    fmt::print(stderr, "warning: {}: records no search settings (a run from before they were recorded); "
+                       "--resume not checked against them\n", out.string());
+    return;
+  }
+  for (const auto& [key, value] : now.items()) {
+    if (key == "model" || key == "linear") {
+      if (then.contains(key) && then[key] != value)
+        fail(from.string(), "--resume with another {} than the run it resumes (fingerprint {} there, {} now)",
+             settings_flag(key), then[key].dump(), value.dump());
+    } else if (!then.contains(key) || then[key] != value) {
+      fail(from.string(), "--resume with another {} than the run it resumes ({} there, {} now)", settings_flag(key),
+           then.contains(key) ? then[key].dump() : "nothing", value.dump());
+    }
+  }
+}
+
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group) {
   const bool root = !group || group->is_root();
@@ -73,6 +146,12 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     require_new_output_dir("--out", o.out, {o.model_dir, o.linear}, "pass --resume to continue it, or choose a new --out");
   if (root) require_outside_inputs("--out", o.out, {o.model_dir, o.linear});
   fs::create_directories(o.out);
+  // Provenance: the modules' teacher is this model; a resumed run has the settings it resumes.
+  const ModelFingerprint fp = model_fingerprint(o.model_dir);
+  LinearFile::open(o.linear).check_teacher(fp, o.model_dir.string());
+  const nlohmann::json settings = search_settings(fp, task, eo, o);
+  if (o.resume) check_resume_settings(o.out, settings);
+  if (root) write_file_atomic(o.out / "search_settings.json", settings.dump(2) + "\n");
   TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
   ScoreJournal journal(o.out / "candidates.jsonl", o.resume, root);
@@ -82,19 +161,86 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", o.model_dir.string(), task.name,
                scorer.num_documents(), o.metric, o.search.strategy,
                group ? fmt::format(", {} processes", group->world_size()) : "");
+  SearchOptions search = o.search;
+  if (o.stop_on_significant_drop) {
+    if (!scorer.per_document_metric())
+      fail("--stop-on-significant-drop", "needs a metric that is a mean over documents (acc, acc_norm), not {}",
+           o.metric);
+    // Every rank decides alike: a score replayed or made elsewhere is rescored here (deterministic).
+    search.significant_drop = [&](const LayerSet& candidate, const LayerSet& current) {
+      const std::vector<double> cur = scorer.per_document(current);
+      return significant_drop(scorer.per_document(candidate), cur);
+    };
+  }
+  // Uncertainty of the scores this process made (null for replayed ones, or another process's).
+  auto stderr_of = [&](const LayerSet& s) {
+    const std::vector<double>* v = scorer.known_per_document(s);
+    return v ? nlohmann::json(mean_se(*v).se) : nlohmann::json(nullptr);
+  };
+  auto paired = [&](const LayerSet& s, const LayerSet& against) -> std::optional<MeanSE> {
+    const std::vector<double>*a = scorer.known_per_document(s), *b = scorer.known_per_document(against);
+    if (!a || !b) return std::nullopt;
+    return paired_difference(*a, *b);
+  };
+  nlohmann::json base_uncertainty = nlohmann::json::object(), round_uncertainty = nlohmann::json::array();
+  LayerSet current;  // the model each round's candidates are compared with
   auto t0 = std::chrono::steady_clock::now();
   SearchRunResult run;
   run.result = run_search(model.num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
-                          o.search, journal, [&](const Round& r) {
+                          search, journal, [&](const Round& r) {
     if (!root) return;
+    if (r.index == 1 && scorer.known_per_document({})) {  // the base, before the first round's line
+      const MeanSE b = mean_se(*scorer.known_per_document({}));
+      base_uncertainty = {{"base_stderr", b.se}};
+      fmt::print(stderr, "base {:.4f} +- {:.4f} (standard error over {} documents)\n", b.mean, b.se,
+                 scorer.num_documents());
+      if (auto chance = scorer.chance()) {
+        const bool noise = b.mean - *chance < 2 * b.se;
+        base_uncertainty["chance"] = *chance;
+        base_uncertainty["base_within_noise_of_chance"] = noise;
+        if (noise)
+          fmt::print(stderr, "warning: the base scores {:.4f}, within 2 standard errors ({:.4f}) of chance ({:.4f}): "
+                             "the search's decisions are noise (more documents, or another task)\n",
+                     b.mean, 2 * b.se, *chance);
+      }
+    }
     nlohmann::json c = nlohmann::json::array();
-    for (const auto& e : r.candidates) c.push_back({{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}});
+    const Evaluated* pick = nullptr;
+    for (const auto& e : r.candidates) {
+      nlohmann::json j = {{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}};
+      if (scorer.per_document_metric()) {
+        j["stderr"] = stderr_of(e.layers);
+        const auto d = paired(e.layers, current);
+        j["diff"] = d ? nlohmann::json(d->mean) : nlohmann::json(nullptr);
+        j["diff_stderr"] = d ? nlohmann::json(d->se) : nlohmann::json(nullptr);
+      }
+      c.push_back(j);
+      if (!pick || e.score > pick->score) pick = &e;
+    }
     traj << nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
                            {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() << "\n";
     traj.flush();
-    fmt::print(stderr, "round {:>3}: best {:.4f} {} ({} candidates, {:.1f} s)\n", r.index, r.score,
-               r.accepted ? fmt::format("-> layer {} replaced", r.chosen) : std::string("under P_min: stop"),
+    std::string noise;
+    if (pick && scorer.per_document_metric()) {
+      const nlohmann::json se = stderr_of(pick->layers);
+      const auto d = paired(pick->layers, current);
+      round_uncertainty.push_back({{"round", r.index}, {"stderr", se},
+                                   {"diff", d ? nlohmann::json(d->mean) : nlohmann::json(nullptr)},
+                                   {"diff_stderr", d ? nlohmann::json(d->se) : nlohmann::json(nullptr)}});
+      if (!se.is_null()) noise += fmt::format(" +- {:.4f}", se.get<double>());
+      if (d) noise += fmt::format(", {:+.4f} +- {:.4f} against the current model", d->mean, d->se);
+    }
+    // Accepted under P_min (only --stop-on-significant-drop does that): said on the round's line.
+    bool under = false;
+    if (o.stop_on_significant_drop && r.accepted && scorer.known_per_document({})) {
+      const double base = mean_se(*scorer.known_per_document({})).mean;
+      under = r.score < (o.search.min_score ? *o.search.min_score : base * (1.0 - o.search.max_drop));
+    }
+    fmt::print(stderr, "round {:>3}: best {:.4f}{} {} ({} candidates, {:.1f} s)\n", r.index, r.score, noise,
+               r.accepted ? fmt::format("-> layer {} replaced{}", r.chosen, under ? " (under P_min, within noise)" : "")
+                          : std::string("under P_min: stop"),
                r.candidates.size(), r.seconds);
+    if (r.accepted && pick) current = pick->layers;
   }, distributed_round(scorer, group));
   // Cost over all processes (a collective: every rank takes part before the others return).
   run.full_forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
@@ -113,6 +259,13 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   summary["full_forward_equivalents"] = run.full_forwards;
   summary["processes"] = group ? group->world_size() : 1;
   summary["prefix_cache"] = o.prefix_cache;
+  summary["settings"] = settings;
+  if (scorer.per_document_metric()) {  // standard errors (null where a score was replayed)
+    for (const auto& [k, v] : base_uncertainty.items()) summary[k] = v;
+    summary["round_uncertainty"] = round_uncertainty;
+    summary["M_best"]["stderr"] = stderr_of(result.best.layers);
+    summary["M_opt"]["stderr"] = stderr_of(result.opt.layers);
+  }
   write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
   // The two hybrids.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {

@@ -25,6 +25,9 @@ struct SearchRunOptions {
   std::filesystem::path out;        // the run directory
   std::string metric = "acc";       // acc | acc_norm
   bool resume = false, prefix_cache = true;
+  // Stop under P_min only when the drop from the current model exceeds 2 paired standard errors
+  // over documents (search/uncertainty); needs a per-document metric (acc, acc_norm).
+  bool stop_on_significant_drop = false;
   SearchOptions search;
 };
 
@@ -36,8 +39,22 @@ struct SearchRunResult {
   int64_t replayed = 0;      // scores taken from the journal
 };
 
+struct ModelFingerprint;
+
+// What a resumed run must share with the run it resumes (written to OUT/search_settings.json and
+// summary.json's "settings"): the model's and the modules file's fingerprints (io/fingerprint),
+// the task (and its --data file's fingerprint), split, limit, few-shot count, metric, strategy and
+// thresholds.
+nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSpec& task, const eval::EvalOptions& eo,
+                               const SearchRunOptions& o);
+// Throws hyb::Error naming the settings file and the flag whose value differs between `now` and
+// the run recorded in OUT (search_settings.json, else summary.json's "settings"). A run that
+// recorded none is accepted with a one-line warning.
+void check_resume_settings(const std::filesystem::path& out, const nlohmann::json& now);
+
 // Runs the search on `task` (requests from `eo`) and writes the run directory. Prints the run's
-// header and a line per round on stderr (root only). Every rank returns; only the root's result
+// header and a line per round on stderr (root only). Refuses modules distilled from
+// another model, and a --resume whose settings differ (check_resume_settings). Every rank returns; only the root's result
 // carries the summary. Throws hyb::Error for bad options or files.
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group);

@@ -100,7 +100,33 @@ double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
     for (size_t i = 0; i < s.size(); ++i) out.at(batches_[b].requests[i]) = s[i];
   }
   layer_passes_ += num_layers_ - from;
+  if (per_document_metric()) {
+    std::vector<double>& v = per_doc_[layers];
+    v.clear();
+    for (const auto& d : eval::score_docs(task_, instances_, out)) v.push_back(metric_ == "acc" ? d.acc : d.acc_norm);
+  }
   return metric_of(out);
+}
+
+const std::vector<double>* TaskScorer::known_per_document(const LayerSet& layers) const {
+  auto it = per_doc_.find(layers);
+  return it == per_doc_.end() ? nullptr : &it->second;
+}
+
+const std::vector<double>& TaskScorer::per_document(const LayerSet& layers) {
+  if (!per_document_metric()) fail("--metric", "{} is not a mean over documents (acc, acc_norm)", metric_);
+  if (!known_per_document(layers)) score(layers, {});
+  return per_doc_.at(layers);
+}
+
+std::optional<double> TaskScorer::chance() const {
+  if (!per_document_metric() || instances_.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& inst : instances_) {
+    if (inst.gold < 0 || inst.requests.empty()) return std::nullopt;
+    sum += 1.0 / static_cast<double>(inst.requests.size());
+  }
+  return sum / static_cast<double>(instances_.size());
 }
 
 }  // namespace hyb

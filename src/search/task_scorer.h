@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,18 @@ class TaskScorer {
   // plan every candidate above layer 0 uses the cache.
   void plan_round(const std::vector<LayerSet>& candidates, const LayerSet& extends);
   int64_t num_documents() const { return static_cast<int64_t>(instances_.size()); }
+  // Whether the metric is a mean over documents (acc, acc_norm: 0 or 1 each), so that standard
+  // errors and paired differences per document exist (not perplexity).
+  bool per_document_metric() const { return metric_ == "acc" || metric_ == "acc_norm"; }
+  // The metric's value per document for `layers` as this scorer last scored it; null when the
+  // metric is not per document or this scorer has not scored `layers` (a score replayed from the
+  // journal, or one scored by another process).
+  const std::vector<double>* known_per_document(const LayerSet& layers) const;
+  // The same, scoring `layers` now (deterministically, as score() would) when it is not known.
+  const std::vector<double>& per_document(const LayerSet& layers);
+  // Chance level of the metric: the mean over documents of 1 / choices (multiple-choice tasks
+  // with a per-document metric); nullopt otherwise.
+  std::optional<double> chance() const;
   double full_forwards() const { return layer_passes_ / static_cast<double>(num_layers_); }
 
  private:
@@ -65,6 +78,7 @@ class TaskScorer {
   bool planned_ = false;     // whether a plan exists for it and
   bool plan_uses_cache_ = true;  // what it decided
   std::vector<std::vector<std::vector<at::Tensor>>> hidden_;
+  std::map<LayerSet, std::vector<double>> per_doc_;  // per-document metric of every scored set
 };
 
 }  // namespace hyb

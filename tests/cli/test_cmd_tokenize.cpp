@@ -2,6 +2,7 @@
 // stdout.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -21,6 +22,21 @@ TEST(CliTokenize, IdsPiecesStdinAndErrors) {
   EXPECT_EQ(rc, 0);
   EXPECT_EQ(run_command(exe + llama3.string() + "' --no-special --pieces --text 'Hello world'", rc),
             "[\"Hello\",\"Ġworld\"]\n");
+  // --text is one unit, newlines included; --lines encodes each line apart.
+  const std::string code = run_command(exe + llama3.string() + "' --no-special --text \"$(printf 'def f(x):\\n    return x')\"", rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(std::count(code.begin(), code.end(), '\n'), 1) << code;
+  const std::string first = run_command(exe + llama3.string() + "' --no-special --text 'def f(x):'", rc);
+  const std::string second = run_command(exe + llama3.string() + "' --no-special --text '    return x'", rc);
+  const std::string lines =
+      run_command(exe + llama3.string() + "' --no-special --lines --text \"$(printf 'def f(x):\\n    return x')\"", rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(lines, first + second);
+  EXPECT_NE(code, lines);
+  // The newline is in the one unit's tokens (byte-level BPE writes it Ċ).
+  const std::string pieces =
+      run_command(exe + llama3.string() + "' --no-special --pieces --text \"$(printf 'def f(x):\\n    return x')\"", rc);
+  EXPECT_NE(pieces.find("\u010a"), std::string::npos) << pieces;
   // One array per stdin line.
   EXPECT_EQ(run_command("printf 'a b\\nc\\n' | " + exe + llama2.string() + "' --no-special --pieces", rc),
             "[\"▁a\",\"▁b\"]\n[\"▁c\"]\n");

@@ -63,6 +63,8 @@ TEST(Distill, StoriesLowersEveryLayersHeldOutError) {
   EXPECT_EQ(f->metadata().at("layers"), "0,1,2,3,4");
   auto settings = LinearSettings::from_json(nlohmann::json::parse(f->metadata().at("linear_attention")), "test");
   EXPECT_EQ(settings.kind, "gla");
+  // ... and the teacher it was distilled from (provenance: consumers check it).
+  EXPECT_EQ(LinearFile::open(o.out_dir / "linear.safetensors").teacher(), std::optional(model_fingerprint(model)));
   for (const auto& [name, e] : f->entries()) EXPECT_EQ(name.rfind("model.layers.", 0), 0u) << name;
   EXPECT_TRUE(f->has("model.layers.4.linear_attn." + make_linear_mixer(settings, 0)->parameters().front().first));
   auto report = nlohmann::json::parse(std::ifstream(o.out_dir / "distill.json"));

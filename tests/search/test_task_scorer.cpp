@@ -31,7 +31,7 @@ TEST(TaskScorer, PrefixCacheAndExportChangeNoScore) {
     keep.push_back(make_linear_mixer_from_attention(s, model->attention_weights(l), 7 + l));
     modules[l] = keep.back().get();
   }
-  save_linear_layers(tmp / "linear.safetensors", s, modules);
+  save_linear_layers(tmp / "linear.safetensors", s, modules, model_fingerprint(dir), dir.string());
 
   // A loglikelihood task (perplexity: a continuous score, so equality means equal numbers).
   {

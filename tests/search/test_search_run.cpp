@@ -1,0 +1,190 @@
+// `hybridize search`'s run directory: the settings are recorded, and a --resume with any of them
+// changed is refused naming the flag; modules distilled from another model are refused.
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "../test_util.h"
+#include "io/fingerprint.h"
+#include "linear/linear.h"
+#include "linear/linear_file.h"
+#include "model/model.h"
+#include "search/search_run.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace hyb {
+namespace {
+namespace fs = std::filesystem;
+
+void save_modules(const fs::path& path, CausalLM& model, const fs::path& teacher_dir, int64_t seed) {
+  auto s = LinearSettings::for_model("gdn", model.config());
+  std::vector<std::unique_ptr<TokenMixer>> keep;
+  std::map<int64_t, TokenMixer*> modules;
+  for (int64_t l = 0; l < model.num_layers(); ++l) {
+    keep.push_back(make_linear_mixer_from_attention(s, model.attention_weights(l), seed + l));
+    modules[l] = keep.back().get();
+  }
+  save_linear_layers(path, s, modules, model_fingerprint(teacher_dir), teacher_dir.string());
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto tmp = test::temp_dir("search_run_resume");
+  auto model = CausalLM::load(dir);
+  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
+  auto enc = eval::TextEncoder::from(tok);
+  save_modules(tmp / "linear.safetensors", *model, dir, 7);
+  save_modules(tmp / "other.safetensors", *model, dir, 70);
+  {
+    std::ofstream f(tmp / "ll.jsonl");
+    f << R"({"context": "Once upon a time, there was a little", "continuation": " girl named Lily."})" << "\n"
+      << R"({"context": "The cat sat on the", "continuation": " mat and looked at the big red ball."})" << "\n"
+      << R"({"context": "Tom and Sue went to the park. They", "continuation": " played with a ball."})" << "\n";
+  }
+  const auto task = eval::generic_task("ll", tmp / "ll.jsonl");
+  eval::EvalOptions eo;
+  eo.progress = false;
+  eo.limit = 2;
+  SearchRunOptions o;
+  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "perplexity";
+  o.search.replace = 2;
+
+  testing::internal::CaptureStderr();
+  const SearchRunResult first = run_search_dir(*model, enc, task, eo, o, nullptr);
+  testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(fs::exists(o.out / "search_settings.json"));
+  const nlohmann::json& s = first.summary["settings"];
+  EXPECT_EQ(s["task"], "ll");
+  EXPECT_EQ(s["limit"], 2);
+  EXPECT_EQ(s["metric"], "perplexity");
+  EXPECT_EQ(s["strategy"], "greedy");
+  EXPECT_EQ(s["model"], model_fingerprint(dir).str());
+  EXPECT_EQ(s["linear"], file_fingerprint(o.linear));
+
+  // The same settings resume (every score replayed).
+  o.resume = true;
+  testing::internal::CaptureStderr();
+  const SearchRunResult again = run_search_dir(*model, enc, task, eo, o, nullptr);
+  testing::internal::GetCapturedStderr();
+  EXPECT_GT(again.replayed, 0);
+  EXPECT_EQ(again.result.to_json(), first.result.to_json());
+
+  // Each changed setting is refused, naming its flag.
+  auto refused = [&](eval::EvalOptions e, SearchRunOptions r, const std::string& flag) {
+    const std::string err = error_of([&] { run_search_dir(*model, enc, task, e, r, nullptr); });
+    EXPECT_NE(err.find("--resume with another " + flag + " "), std::string::npos) << flag << ": " << err;
+    EXPECT_NE(err.find("search_settings.json"), std::string::npos) << err;
+  };
+  { auto e = eo; e.limit = 3; refused(e, o, "--limit"); }
+  { auto e = eo; e.split = "test"; refused(e, o, "--split"); }
+  { auto r = o; r.search.max_drop = 0.1; refused(eo, r, "--max-drop"); }
+  { auto r = o; r.search.strategy = "uniform"; refused(eo, r, "--strategy"); }
+  { auto r = o; r.search.min_score = 1.0; refused(eo, r, "--min-score"); }
+  { auto r = o; r.linear = tmp / "other.safetensors"; refused(eo, r, "--linear"); }
+  // The refused resumes left the recorded settings as they were.
+  EXPECT_EQ(nlohmann::json::parse(std::ifstream(o.out / "search_settings.json")), s);
+}
+
+TEST(SearchRun, RunWithoutRecordedSettingsResumesWithAWarning) {
+  auto tmp = test::temp_dir("search_run_old");
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(check_resume_settings(tmp, {{"task", "piqa"}}));
+  const std::string warned = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warned.find("warning: "), std::string::npos) << warned;
+  // A summary.json with settings is read when search_settings.json is missing.
+  std::ofstream(tmp / "summary.json") << nlohmann::json{{"settings", {{"task", "piqa"}}}}.dump();
+  const std::string err = error_of([&] { check_resume_settings(tmp, {{"task", "arc_easy"}}); });
+  EXPECT_NE(err.find("summary.json: --resume with another --task "), std::string::npos) << err;
+}
+
+TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  torch::NoGradGuard ng;
+  auto tmp = test::temp_dir("search_run_uncertainty");
+  auto model = CausalLM::load(dir);
+  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
+  auto enc = eval::TextEncoder::from(tok);
+  save_modules(tmp / "linear.safetensors", *model, dir, 7);
+  {  // six two-choice documents, the last two made to be wrong (tied choices: the first wins; a
+     // gold that is no English): near chance (0.5) with an SE about 0.2
+    std::ofstream f(tmp / "mc.jsonl");
+    f << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " table"], "gold": 0})" << "\n"
+      << R"({"context": "The cat sat on the", "choices": [" mat", " sky"], "gold": 0})" << "\n"
+      << R"({"context": "Tom and Sue went to the", "choices": [" blue", " park"], "gold": 1})" << "\n"
+      << R"({"context": "Lily liked to play with her", "choices": [" ran", " toys"], "gold": 1})" << "\n"
+      << R"({"context": "The dog", "choices": [" ran", " ran"], "gold": 1})" << "\n"
+      << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " qz xv"], "gold": 1})" << "\n";
+  }
+  const auto task = eval::generic_task("mc", tmp / "mc.jsonl");
+  eval::EvalOptions eo;
+  eo.progress = false;
+  SearchRunOptions o;
+  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "acc";
+  o.search.max_drop = 1.0;
+  o.search.replace = 2;
+
+  testing::internal::CaptureStderr();
+  const SearchRunResult run = run_search_dir(*model, enc, task, eo, o, nullptr);
+  const std::string printed = testing::internal::GetCapturedStderr();
+  const nlohmann::json& s = run.summary;
+  ASSERT_TRUE(s.contains("base_stderr")) << s.dump();
+  EXPECT_GT(s["base_stderr"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(s["chance"].get<double>(), 0.5);
+  const double base = s["base_score"].get<double>(), se = s["base_stderr"].get<double>();
+  EXPECT_EQ(s["base_within_noise_of_chance"].get<bool>(), base - 0.5 < 2 * se);
+  EXPECT_TRUE(s["base_within_noise_of_chance"].get<bool>()) << base << " +- " << se;
+  EXPECT_EQ(printed.find("warning: the base scores") != std::string::npos, base - 0.5 < 2 * se) << printed;
+  EXPECT_NE(printed.find("base "), std::string::npos) << printed;
+  EXPECT_TRUE(s["M_opt"]["stderr"].is_number());
+  ASSERT_EQ(s["round_uncertainty"].size(), 2u);
+  // Every candidate in trajectory.jsonl carries its SE and its paired difference against the model
+  // it extends; the round lines print them.
+  std::ifstream traj(o.out / "trajectory.jsonl");
+  std::string line;
+  int rounds = 0;
+  while (std::getline(traj, line)) {
+    const auto r = nlohmann::json::parse(line);
+    for (const auto& c : r["candidates"]) {
+      EXPECT_TRUE(c["stderr"].is_number()) << line;
+      EXPECT_TRUE(c["diff"].is_number()) << line;
+      EXPECT_TRUE(c["diff_stderr"].is_number()) << line;
+      EXPECT_NEAR(c["diff"].get<double>(), c["score"].get<double>() - (rounds == 0 ? s["base_score"].get<double>()
+                                                                                   : s["rounds"][0]["score"].get<double>()),
+                  1e-12);
+    }
+    ++rounds;
+  }
+  EXPECT_EQ(rounds, 2);
+  EXPECT_NE(printed.find("against the current model"), std::string::npos) << printed;
+
+  // The option needs a per-document metric.
+  auto p = o;
+  p.out = tmp / "ppl", p.metric = "perplexity", p.stop_on_significant_drop = true;
+  std::ofstream(tmp / "ll.jsonl") << R"({"context": "The cat sat on the", "continuation": " mat."})" << "\n";
+  const auto ll = eval::generic_task("ll", tmp / "ll.jsonl");
+  const std::string err = error_of([&] { run_search_dir(*model, enc, ll, eo, p, nullptr); });
+  EXPECT_NE(err.find("--stop-on-significant-drop"), std::string::npos) << err;
+  // With acc it runs, and a resume with the option changed is refused.
+  auto q = o;
+  q.out = tmp / "sig", q.stop_on_significant_drop = true, q.search.max_drop = 0.0;
+  testing::internal::CaptureStderr();
+  EXPECT_NO_THROW(run_search_dir(*model, enc, task, eo, q, nullptr));
+  testing::internal::GetCapturedStderr();
+  q.resume = true, q.stop_on_significant_drop = false;
+  EXPECT_NE(error_of([&] { run_search_dir(*model, enc, task, eo, q, nullptr); }).find("--stop-on-significant-drop"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace hyb
