@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 
+#include "util/error.h"
 #include "util/files.h"
 
 namespace hyb::test {
@@ -61,6 +62,17 @@ inline std::string run_command(const std::string& cmd, int& rc) {
   const int status = pclose(p);
   rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
+}
+
+// The message of the hyb::Error `f` throws, or "" if it throws none.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace hyb::test

@@ -10,6 +10,7 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -23,24 +24,12 @@ std::string fnv1a_hex(const std::string& bytes) {
   return fmt::format("{:016x}", h);
 }
 
-namespace {
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 ModelFingerprint model_fingerprint(const fs::path& dir) {
   ModelFingerprint fp;
   const fs::path config = dir / "config.json";
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_all(config));
+    j = nlohmann::json::parse(read_file(config));
   } catch (const nlohmann::json::exception& e) {
     fail(config.string(), "not valid JSON: {}", e.what());
   }

@@ -83,7 +83,10 @@ LinearFile LinearFile::open(const fs::path& path) {
     fail(where, "metadata holds only one of \"teacher_config\" and \"teacher_weights\"");
   if (tc != meta.end()) lf.teacher_ = ModelFingerprint{tc->second, tw->second};
   if (td != meta.end()) lf.teacher_dir_ = td->second;
-  for (auto& [local, t] : make_linear_mixer(lf.settings_, /*seed=*/0)->parameters(""))
+  // The module must outlive the loop: parameters() lists pointers into it (a temporary in the
+  // range expression would be destroyed before the first iteration).
+  const auto shape_model = make_linear_mixer(lf.settings_, /*seed=*/0);
+  for (auto& [local, t] : shape_model->parameters(""))
     if (t->defined()) lf.shapes_[local] = t->sizes().vec();
   for (const auto& [name, e] : lf.file_->entries()) {
     bool stored = false;

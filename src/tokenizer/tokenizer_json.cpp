@@ -9,6 +9,7 @@
 #include "tokenizer/impl.h"
 #include "tokenizer/json_reader.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb {
 
@@ -17,17 +18,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path.string(), "cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 json read_json(const fs::path& path) {
   try {
-    return json::parse(read_text(path));
+    return json::parse(read_file(path));
   } catch (const json::exception& e) {
     fail(path.string(), "invalid JSON: {}", e.what());
   }
@@ -133,7 +126,7 @@ Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
   tok::JsonTables callbacks;
   callbacks.on_vocab = [&](std::string& piece, int64_t id) { add_vocab(tables, piece, id, where); };
   callbacks.on_merge = [&](std::string& l, std::string& r, bool pair) { add_merge(tables, l, r, pair, where); };
-  tok::JsonReadResult doc = tok::read_tokenizer_json(read_text(file), where, callbacks);
+  tok::JsonReadResult doc = tok::read_tokenizer_json(read_file(file), where, callbacks);
   const json& j = doc.tree;
   if (!j.is_object()) fail(where, "not a tokenizer.json (top level is not an object)");
   try {

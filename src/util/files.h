@@ -15,6 +15,9 @@ namespace hyb {
 // GPU machine.
 void remove_tree(const std::filesystem::path& path);
 
+// The whole file as bytes; throws hyb::Error naming the file if it cannot be opened.
+std::string read_file(const std::filesystem::path& path);
+
 // Writes through `body` into PATH.tmp, fsyncs, then renames over PATH: readers see the old file
 // or the new one, never half of one (a killed run leaves at most a stale .tmp).
 void write_stream_atomic(const std::filesystem::path& path, const std::function<void(std::ofstream&)>& body);

@@ -12,22 +12,12 @@
 
 namespace hyb::eval {
 namespace {
+using test::error_of;
 
 std::filesystem::path write_file(const std::string& test, const std::string& name, const std::string& text) {
   auto p = test::temp_dir(test) / name;
   std::ofstream(p) << text;
   return p;
-}
-
-// The error's message, or "" if `f` did not throw hyb::Error.
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(EvalText, PythonStripAndLength) {

@@ -9,6 +9,7 @@
 
 #include "../test_util.h"
 #include "io/config.h"
+#include "io/fingerprint.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
 #include "linear/linear_file.h"
@@ -134,15 +135,28 @@ TEST(BadInput, SafetensorsRegularFilesOnly) {
   expect_error([&] { WeightStore::open_dir(dir / "f"); }, "model.safetensors", "not a regular file (a FIFO)");
 }
 
+// A copy of tiny-qwen2 in a fresh directory `name`: its config.json, and its weights as a list
+// for the test to alter before save_safetensors(dir / "model.safetensors", tensors).
+struct ModelCopy {
+  fs::path dir;
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+};
+ModelCopy copy_tiny_qwen2(const fs::path& src, const std::string& name) {
+  ModelCopy c{test::temp_dir(name), {}};
+  fs::copy(src / "config.json", c.dir / "config.json");
+  auto f = SafetensorsFile::open(src / "model.safetensors");
+  for (const auto& [tensor, e] : f->entries()) c.tensors.emplace_back(tensor, f->tensor(tensor));
+  return c;
+}
+
 // A weight stored as integers is refused, naming the file and the tensor, never reinterpreted.
 TEST(BadInput, IntegerWeightRefused) {
   HYB_REQUIRE_SHARED(src, "data/fixtures/tiny-qwen2");
-  auto dir = test::temp_dir("int_weight");
-  fs::copy(src / "config.json", dir / "config.json");
-  auto f = SafetensorsFile::open(src / "model.safetensors");
-  std::vector<std::pair<std::string, at::Tensor>> ts;
-  for (const auto& [name, e] : f->entries())
-    ts.emplace_back(name, name == "model.norm.weight" ? f->tensor(name).to(at::kInt) : f->tensor(name));
+  auto copy = copy_tiny_qwen2(src, "int_weight");
+  const fs::path& dir = copy.dir;  // (no structured bindings: lambdas below capture these)
+  auto& ts = copy.tensors;
+  for (auto& [name, t] : ts)
+    if (name == "model.norm.weight") t = t.to(at::kInt);
   save_safetensors(dir / "model.safetensors", ts);
   expect_error([&] { CausalLM::load(dir); }, "model.safetensors", "tensor 'model.norm.weight' has dtype I32");
 }
@@ -155,7 +169,7 @@ TEST(BadInput, IntegerModuleTensorRefused) {
   auto model = CausalLM::load(src);
   auto s = LinearSettings::for_model("gdn", model->config());
   auto m = make_linear_mixer_from_attention(s, model->attention_weights(0), 7);
-  save_linear_layers(dir / "good.safetensors", s, {{0, m.get()}});
+  save_linear_layers(dir / "good.safetensors", s, {{0, m.get()}}, model_fingerprint(src), src.string());
   auto f = SafetensorsFile::open(dir / "good.safetensors");
   std::vector<std::pair<std::string, at::Tensor>> ts;
   std::string victim;
@@ -256,11 +270,9 @@ TEST(BadInput, TokenizerConfigTypes) {
 
 TEST(BadInput, UnexpectedAndMissingTensor) {
   HYB_REQUIRE_SHARED(src, "data/fixtures/tiny-qwen2");
-  auto dir = test::temp_dir("extra_tensor");
-  fs::copy(src / "config.json", dir / "config.json");
-  auto f = SafetensorsFile::open(src / "model.safetensors");
-  std::vector<std::pair<std::string, at::Tensor>> ts;
-  for (const auto& [name, e] : f->entries()) ts.emplace_back(name, f->tensor(name));
+  auto copy = copy_tiny_qwen2(src, "extra_tensor");
+  const fs::path& dir = copy.dir;  // (no structured bindings: lambdas below capture these)
+  auto& ts = copy.tensors;
   ts.emplace_back("model.layers.0.mystery.weight", at::zeros({2}));
   save_safetensors(dir / "model.safetensors", ts);
   expect_error([&] { CausalLM::load(dir); }, "model.safetensors", "unexpected tensor 'model.layers.0.mystery.weight'");

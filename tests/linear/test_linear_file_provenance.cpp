@@ -17,6 +17,7 @@
 namespace hyb {
 namespace {
 namespace fs = std::filesystem;
+using test::error_of;
 
 // Modules for every layer of `model`, saved with `teacher_dir`'s fingerprint.
 void save_modules(const fs::path& path, CausalLM& model, const fs::path& teacher_dir) {
@@ -40,15 +41,6 @@ void rewrite(const fs::path& from, const fs::path& to, at::ScalarType dtype,
   for (const auto& [k, v] : f->metadata())
     if (keep_meta(k)) meta[k] = v;
   save_safetensors(to, tensors, meta);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(LinearFileProvenance, FingerprintIgnoresFormattingButNotContent) {

@@ -9,6 +9,7 @@
 
 #include "../test_util.h"
 #include "distill/distill.h"
+#include "io/fingerprint.h"
 #include "linear/linear.h"
 #include "linear/linear_file.h"
 #include "model/model.h"
@@ -103,7 +104,8 @@ TEST(OutputDirs, ExportWritesANewOrEmptyDirectoryWhole) {
   auto model = CausalLM::load(model_dir);
   auto s = LinearSettings::for_model("gdn", model->config());
   auto m = make_linear_mixer_from_attention(s, model->attention_weights(1), 7);
-  save_linear_layers(dir / "linear.safetensors", s, {{1, m.get()}});
+  save_linear_layers(dir / "linear.safetensors", s, {{1, m.get()}}, model_fingerprint(model_dir),
+                     model_dir.string());
 
   export_hybrid(model_dir, dir / "linear.safetensors", {1}, dir / "out" / "new");
   EXPECT_EQ(CausalLM::load(dir / "out" / "new")->config().num_linear_layers(), 1);

@@ -16,6 +16,7 @@
 namespace hyb {
 namespace {
 namespace fs = std::filesystem;
+using test::error_of;
 
 void save_modules(const fs::path& path, CausalLM& model, const fs::path& teacher_dir, int64_t seed) {
   auto s = LinearSettings::for_model("gdn", model.config());
@@ -28,40 +29,40 @@ void save_modules(const fs::path& path, CausalLM& model, const fs::path& teacher
   save_linear_layers(path, s, modules, model_fingerprint(teacher_dir), teacher_dir.string());
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
+// stories260K, its tokenizer and encoder, and GDN modules for it (seed 7) in a fresh directory.
+struct Stories {
+  Stories(const fs::path& dir, const std::string& name)
+      : tmp(test::temp_dir(name)), model(CausalLM::load(dir)), tok(Tokenizer::load(dir)),
+        enc(eval::TextEncoder::from(tok)) {
+    save_modules(tmp / "linear.safetensors", *model, dir, 7);
   }
-  return "";
-}
+  fs::path tmp;
+  std::unique_ptr<CausalLM> model;
+  const Tokenizer tok;  // the encoder refers to it
+  eval::TextEncoder enc;
+};
 
 TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
   HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
   torch::NoGradGuard ng;
-  auto tmp = test::temp_dir("search_run_resume");
-  auto model = CausalLM::load(dir);
-  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
-  auto enc = eval::TextEncoder::from(tok);
-  save_modules(tmp / "linear.safetensors", *model, dir, 7);
-  save_modules(tmp / "other.safetensors", *model, dir, 70);
+  Stories st(dir, "search_run_resume");
+  save_modules(st.tmp / "other.safetensors", *st.model, dir, 70);
   {
-    std::ofstream f(tmp / "ll.jsonl");
+    std::ofstream f(st.tmp / "ll.jsonl");
     f << R"({"context": "Once upon a time, there was a little", "continuation": " girl named Lily."})" << "\n"
       << R"({"context": "The cat sat on the", "continuation": " mat and looked at the big red ball."})" << "\n"
       << R"({"context": "Tom and Sue went to the park. They", "continuation": " played with a ball."})" << "\n";
   }
-  const auto task = eval::generic_task("ll", tmp / "ll.jsonl");
+  const auto task = eval::generic_task("ll", st.tmp / "ll.jsonl");
   eval::EvalOptions eo;
   eo.progress = false;
   eo.limit = 2;
   SearchRunOptions o;
-  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "perplexity";
+  o.model_dir = dir, o.linear = st.tmp / "linear.safetensors", o.out = st.tmp / "run", o.metric = "perplexity";
   o.search.replace = 2;
 
   testing::internal::CaptureStderr();
-  const SearchRunResult first = run_search_dir(*model, enc, task, eo, o, nullptr);
+  const SearchRunResult first = run_search_dir(*st.model, st.enc, task, eo, o, nullptr);
   testing::internal::GetCapturedStderr();
   ASSERT_TRUE(fs::exists(o.out / "search_settings.json"));
   const nlohmann::json& s = first.summary["settings"];
@@ -75,14 +76,14 @@ TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
   // The same settings resume (every score replayed).
   o.resume = true;
   testing::internal::CaptureStderr();
-  const SearchRunResult again = run_search_dir(*model, enc, task, eo, o, nullptr);
+  const SearchRunResult again = run_search_dir(*st.model, st.enc, task, eo, o, nullptr);
   testing::internal::GetCapturedStderr();
   EXPECT_GT(again.replayed, 0);
   EXPECT_EQ(again.result.to_json(), first.result.to_json());
 
   // Each changed setting is refused, naming its flag.
   auto refused = [&](eval::EvalOptions e, SearchRunOptions r, const std::string& flag) {
-    const std::string err = error_of([&] { run_search_dir(*model, enc, task, e, r, nullptr); });
+    const std::string err = error_of([&] { run_search_dir(*st.model, st.enc, task, e, r, nullptr); });
     EXPECT_NE(err.find("--resume with another " + flag + " "), std::string::npos) << flag << ": " << err;
     EXPECT_NE(err.find("search_settings.json"), std::string::npos) << err;
   };
@@ -91,7 +92,7 @@ TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
   { auto r = o; r.search.max_drop = 0.1; refused(eo, r, "--max-drop"); }
   { auto r = o; r.search.strategy = "uniform"; refused(eo, r, "--strategy"); }
   { auto r = o; r.search.min_score = 1.0; refused(eo, r, "--min-score"); }
-  { auto r = o; r.linear = tmp / "other.safetensors"; refused(eo, r, "--linear"); }
+  { auto r = o; r.linear = st.tmp / "other.safetensors"; refused(eo, r, "--linear"); }
   // The refused resumes left the recorded settings as they were.
   EXPECT_EQ(nlohmann::json::parse(std::ifstream(o.out / "search_settings.json")), s);
 }
@@ -111,14 +112,10 @@ TEST(SearchRun, RunWithoutRecordedSettingsResumesWithAWarning) {
 TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
   HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
   torch::NoGradGuard ng;
-  auto tmp = test::temp_dir("search_run_uncertainty");
-  auto model = CausalLM::load(dir);
-  const Tokenizer tok = Tokenizer::load(dir);  // the encoder refers to it
-  auto enc = eval::TextEncoder::from(tok);
-  save_modules(tmp / "linear.safetensors", *model, dir, 7);
+  Stories st(dir, "search_run_uncertainty");
   {  // six two-choice documents, the last two made to be wrong (tied choices: the first wins; a
      // gold that is no English): near chance (0.5) with an SE about 0.2
-    std::ofstream f(tmp / "mc.jsonl");
+    std::ofstream f(st.tmp / "mc.jsonl");
     f << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " table"], "gold": 0})" << "\n"
       << R"({"context": "The cat sat on the", "choices": [" mat", " sky"], "gold": 0})" << "\n"
       << R"({"context": "Tom and Sue went to the", "choices": [" blue", " park"], "gold": 1})" << "\n"
@@ -126,16 +123,16 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
       << R"({"context": "The dog", "choices": [" ran", " ran"], "gold": 1})" << "\n"
       << R"({"context": "Once upon a time, there was a little", "choices": [" girl", " qz xv"], "gold": 1})" << "\n";
   }
-  const auto task = eval::generic_task("mc", tmp / "mc.jsonl");
+  const auto task = eval::generic_task("mc", st.tmp / "mc.jsonl");
   eval::EvalOptions eo;
   eo.progress = false;
   SearchRunOptions o;
-  o.model_dir = dir, o.linear = tmp / "linear.safetensors", o.out = tmp / "run", o.metric = "acc";
+  o.model_dir = dir, o.linear = st.tmp / "linear.safetensors", o.out = st.tmp / "run", o.metric = "acc";
   o.search.max_drop = 1.0;
   o.search.replace = 2;
 
   testing::internal::CaptureStderr();
-  const SearchRunResult run = run_search_dir(*model, enc, task, eo, o, nullptr);
+  const SearchRunResult run = run_search_dir(*st.model, st.enc, task, eo, o, nullptr);
   const std::string printed = testing::internal::GetCapturedStderr();
   const nlohmann::json& s = run.summary;
   ASSERT_TRUE(s.contains("base_stderr")) << s.dump();
@@ -170,19 +167,19 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
 
   // The option needs a per-document metric.
   auto p = o;
-  p.out = tmp / "ppl", p.metric = "perplexity", p.stop_on_significant_drop = true;
-  std::ofstream(tmp / "ll.jsonl") << R"({"context": "The cat sat on the", "continuation": " mat."})" << "\n";
-  const auto ll = eval::generic_task("ll", tmp / "ll.jsonl");
-  const std::string err = error_of([&] { run_search_dir(*model, enc, ll, eo, p, nullptr); });
+  p.out = st.tmp / "ppl", p.metric = "perplexity", p.stop_on_significant_drop = true;
+  std::ofstream(st.tmp / "ll.jsonl") << R"({"context": "The cat sat on the", "continuation": " mat."})" << "\n";
+  const auto ll = eval::generic_task("ll", st.tmp / "ll.jsonl");
+  const std::string err = error_of([&] { run_search_dir(*st.model, st.enc, ll, eo, p, nullptr); });
   EXPECT_NE(err.find("--stop-on-significant-drop"), std::string::npos) << err;
   // With acc it runs, and a resume with the option changed is refused.
   auto q = o;
-  q.out = tmp / "sig", q.stop_on_significant_drop = true, q.search.max_drop = 0.0;
+  q.out = st.tmp / "sig", q.stop_on_significant_drop = true, q.search.max_drop = 0.0;
   testing::internal::CaptureStderr();
-  EXPECT_NO_THROW(run_search_dir(*model, enc, task, eo, q, nullptr));
+  EXPECT_NO_THROW(run_search_dir(*st.model, st.enc, task, eo, q, nullptr));
   testing::internal::GetCapturedStderr();
   q.resume = true, q.stop_on_significant_drop = false;
-  EXPECT_NE(error_of([&] { run_search_dir(*model, enc, task, eo, q, nullptr); }).find("--stop-on-significant-drop"),
+  EXPECT_NE(error_of([&] { run_search_dir(*st.model, st.enc, task, eo, q, nullptr); }).find("--stop-on-significant-drop"),
             std::string::npos);
 }
 
