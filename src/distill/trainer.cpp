@@ -453,9 +453,7 @@ void Distiller::write_outputs() {
       {"peak_memory_bytes", peak_memory_bytes(teacher_->device())},
       {"gpu", device_name(teacher_->device())},
       {"mfu", mfu(flops * (r_.seconds > 0 ? r_.tokens / r_.seconds : 0.0), teacher_->device())},
-      {"linear_kernels", ops::fused_kernels_built() && ops::kernels() == ops::Kernels::kFused &&
-                                 teacher_->device().is_cuda() && dtype_ == at::kBFloat16
-                             ? "fused" : "reference"},
+      {"linear_kernels", ops::fused_kernels_apply(teacher_->device(), dtype_) ? "fused" : "reference"},
       {"metrics", start_end_metrics(r_.start, r_.end)}};
   write_file_atomic(o_.out_dir / "distill.json", report.dump(2) + "\n");
   write_plots(o_.out_dir, layers_);

@@ -19,8 +19,7 @@ std::atomic<Kernels> g_kernels{Kernels::kFused};
 // The kernels take bf16 activations on a CUDA device and chunks of 64; fp32 and fp64 runs
 // (the tests' tight checks, --dtype float32) keep the LibTorch form.
 bool fused_applies(const at::Tensor& activation, int64_t chunk) {
-  return fused_kernels_built() && g_kernels.load() == Kernels::kFused && activation.is_cuda() &&
-         activation.scalar_type() == at::kBFloat16 && chunk == 64;
+  return fused_kernels_apply(activation.device(), activation.scalar_type()) && chunk == 64;
 }
 }  // namespace
 
@@ -39,6 +38,11 @@ bool fused_kernels_built() {
 #else
   return false;
 #endif
+}
+
+bool fused_kernels_apply(c10::Device device, c10::ScalarType dtype) {
+  return fused_kernels_built() && g_kernels.load() == Kernels::kFused && device.is_cuda() &&
+         dtype == at::kBFloat16;
 }
 
 c10::optional<Recurrence> try_fused_gla_chunk(const at::Tensor& q, const at::Tensor& k,

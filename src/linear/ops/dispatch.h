@@ -20,6 +20,9 @@ Kernels kernels();
 Kernels parse_kernels(const std::string& name, const std::string& flag = "--kernels");
 // Whether this build has the fused kernels at all (a CUDA build).
 bool fused_kernels_built();
+// Whether the chunked forms of activations of this device and dtype run the fused kernels (before
+// the per-call checks of head dims and chunk size). What distill.json's "linear_kernels" reports.
+bool fused_kernels_apply(c10::Device device, c10::ScalarType dtype);
 
 c10::optional<Recurrence> try_fused_gla_chunk(const at::Tensor& q, const at::Tensor& k,
                                               const at::Tensor& v, const at::Tensor& gk,
