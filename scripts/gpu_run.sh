@@ -13,6 +13,7 @@
 #   eval / search  PubMedQA-500 evaluation, one greedy round (after distill: uses its GDN modules)
 #   decode / hf    hybrid decoding (Fig. 2 shapes) / transformers' generate on the same shapes
 #   stories  real distillation of stories260K, each mixer, with perplexity sweeps
+#   scaling  distillation tokens/s against the number of students, fused and reference (SCALING_RUNS)
 #   dist     --gpus N scaling (GPU_COUNTS="1 2", on a multi-GPU kind)
 # Example: scripts/gpu_run.sh kernels build fused check distill eval search
 # Carry .deps (scripts/gpu_deps.sh), .device (copies of the ../shared files the stages read: configs,
@@ -44,7 +45,7 @@ for stage in "$@"; do
     kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
       PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py ${KERNELS_ARGS:---check --time} \
         --ops ${OPS:-gla,gated_delta} --build-dir $R/kernels --json $R/fused_kernels.json 2>&1 | tee $R/fused_kernels.txt | tail -80 ;;
-    fused) timeout ${FUSED_LIMIT:-300} build-gpu/hybridize_tests --gtest_filter='CudaFusedKernels*' 2>&1 | tee "$R/fused_tests.log" \
+    fused) timeout ${FUSED_LIMIT:-300} build-gpu/hybridize_tests --gtest_filter='CudaFused*' 2>&1 | tee "$R/fused_tests.log" \
              | grep -E "FAILED|PASSED|info|Failure|Expected|Which is" | head -80 ;;
     check) timeout 240 build-gpu/hybridize_tests --gtest_filter="${TEST_FILTER:-Cuda*:CachedDecode*:ModelFixtures*:Linear*:Distill.CudaGraphs*}" 2>&1 \
              | tee "$R/tests.log" | grep -E "FAILED|PASSED|info|Failure" | head -30 ;;
@@ -62,6 +63,15 @@ for stage in "$@"; do
 print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1), 'mfu', d.get('mfu'),
       'held-out rel mse mean', round(sum(e)/len(e),5), 'layers 0-3', [round(x,5) for x in e[:4]])"
         cp $d/distill.json "$R/distill_$mixer$sfx.json" 2>/dev/null
+      done ;;
+    scaling) q15  # where a distillation step's time goes: tokens/s against the number of students
+      for run in ${SCALING_RUNS:-"0 fused" "0 reference" "0-6 fused" "0-27 fused" "0-27 reference"}; do
+        set -- $run; d=/tmp/q15s; rm -rf $d
+        timeout 120 $H distill --model /tmp/q15 --mixer ${SCALING_MIXER:-gdn} --layers $1 --kernels $2 \
+          --data $S/corpora/wikitext2_raw/wiki.test.raw --tokens $((8 * 1024 * ${SCALING_STEPS:-24})) --eval-sequences 2 \
+          --eval-every 0 --device cuda --out $d --no-progress > "$R/scaling_$1_$2.log" 2>&1
+        python3 -c "import json;d=json.load(open('$d/distill.json'));print('layers $1 $2 tokens/s', round(d['tokens_per_second']),
+          'seconds', round(d['seconds'],1), 'mfu', round(d['mfu'],4), 'peak GiB', round(d['peak_memory_bytes']/2**30,1))"
       done ;;
     dist) q15  # --gpus N (issue 9): distill tokens/s on 1..N GPUs at 8 sequences per GPU, one greedy round on N
       counts=${GPU_COUNTS:-1 2}

@@ -10,6 +10,7 @@
 //   S_t = exp(g_t) (I - b_t k_t k_t^T) S_{t-1} + b_t k_t v_t^T,   o_t = d^-1/2 S_t^T q_t
 //   y = W_o [ RMSNorm_d(o) * w * silu(W_g x) ]
 #include "linear/blocks.h"
+#include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
 
 #include <cmath>
@@ -92,6 +93,8 @@ class GatedDelta final : public LinearMixer {
 
  protected:
   at::Tensor mix(const at::Tensor& x, LinearCache* cache, LinearForm form) override {
+    if (form == LinearForm::kStep && cache && ops::fused_step_applies(x, d_))
+      return fused_step(x, *cache);
     const int64_t B = x.size(0), T = x.size(1), dim = H_ * d_;
     const auto ct = ops::compute_dtype(x);
     const double scale = 1.0 / std::sqrt(static_cast<double>(d_));
@@ -135,6 +138,26 @@ class GatedDelta final : public LinearMixer {
   }
 
  private:
+  // The decoding step with everything after the input projections in the fused kernels (the
+  // same math as mix's kStep path, which is their reference).
+  at::Tensor fused_step(const at::Tensor& x, LinearCache& cache) {
+    ops::GatedDeltaStepInputs in;
+    in.jet = jet_;
+    in.q = at::linear(x, q_w_, q_b_), in.k = at::linear(x, k_w_, k_b_), in.v = at::linear(x, v_w_, v_b_);
+    if (jet_) {
+      in.v_taps = at::linear(at::silu(at::linear(x, gen1_w_)), gen2_w_, gen2_b_);
+    } else {
+      in.q_taps = q_conv_, in.k_taps = k_conv_, in.v_taps = v_conv_;
+    }
+    in.conv = cache.conv;
+    in.a_raw = at::linear(x, a_w_), in.b_raw = at::linear(x, b_w_);
+    in.A_log = A_log_, in.dt_bias = dt_bias_;
+    in.gate = at::linear(x, g_w_), in.norm_w = norm_w_;
+    in.heads = H_, in.eps = s_.norm_eps, in.scale = 1.0 / std::sqrt(static_cast<double>(d_));
+    in.state = cache.state;
+    return at::linear(ops::fused_gated_delta_step(in), o_w_);
+  }
+
   bool jet_;
   int64_t D_, H_, d_, W_;
   at::Tensor q_w_, q_b_, k_w_, k_b_, v_w_, v_b_;  // projections (biases only with qkv_bias)

@@ -6,6 +6,7 @@
 //        reads the state of its group, as if k, v and gk were repeated like HF repeat_kv)
 //   y = W_o [ RMSNorm_d(o) * w * swish(W_g x) ]
 #include "linear/blocks.h"
+#include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
 
 #include <cmath>
@@ -53,6 +54,8 @@ class GLA final : public LinearMixer {
 
  protected:
   at::Tensor mix(const at::Tensor& x, LinearCache* cache, LinearForm form) override {
+    if (form == LinearForm::kStep && cache && ops::fused_step_applies(x, d_))
+      return fused_step(x, *cache);
     const int64_t B = x.size(0), T = x.size(1);
     const auto ct = ops::compute_dtype(x);
     const double scale = 1.0 / std::sqrt(static_cast<double>(d_));
@@ -77,6 +80,20 @@ class GLA final : public LinearMixer {
   }
 
  private:
+  // The decoding step with everything after the input projections in the fused kernels (the
+  // same math as mix's kStep path, which is their reference).
+  at::Tensor fused_step(const at::Tensor& x, LinearCache& cache) {
+    ops::GlaStepInputs in;
+    in.q = at::linear(x, q_w_, q_b_), in.k = at::linear(x, k_w_, k_b_), in.v = at::linear(x, v_w_, v_b_);
+    in.gk_raw = at::linear(at::linear(x, gk1_w_), gk2_w_, gk2_b_);
+    in.gate = at::linear(x, g_w_), in.norm_w = norm_w_;
+    in.heads = H_, in.kv_heads = Hk_;
+    in.normalizer = s_.gate_logit_normalizer, in.eps = s_.norm_eps;
+    in.scale = 1.0 / std::sqrt(static_cast<double>(d_));
+    in.state = cache.state;
+    return at::linear(ops::fused_gla_step(in), o_w_);
+  }
+
   int64_t D_, H_, Hk_, d_;
   at::Tensor q_w_, q_b_, k_w_, k_b_, v_w_, v_b_;  // projections (biases only with qkv_bias)
   at::Tensor gk1_w_, gk2_w_, gk2_b_;              // forget gate D -> r -> Hkv*d

@@ -9,6 +9,7 @@
 #include "util/error.h"
 #ifdef HYB_WITH_CUDA
 #include "linear/ops/cuda/autograd.h"
+#include "linear/ops/cuda/step.h"
 #endif
 
 namespace hyb::ops {
@@ -64,6 +65,28 @@ c10::optional<Recurrence> try_fused_gated_delta_chunk(const at::Tensor& q, const
     return cuda::gated_delta_chunk(q, k, v, g, beta, scale, h0);
 #endif
   return c10::nullopt;
+}
+
+bool fused_step_applies(const at::Tensor& x, int64_t head_dim) {
+  return fused_kernels_built() && g_kernels.load() == Kernels::kFused && x.is_cuda() &&
+         (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         (head_dim == 64 || head_dim == 128);
+}
+
+at::Tensor fused_gla_step(const GlaStepInputs& in) {
+#ifdef HYB_WITH_CUDA
+  return cuda::gla_step(in);
+#else
+  fail("fused_gla_step", "this build has no CUDA kernels");
+#endif
+}
+
+at::Tensor fused_gated_delta_step(const GatedDeltaStepInputs& in) {
+#ifdef HYB_WITH_CUDA
+  return cuda::gated_delta_step(in);
+#else
+  fail("fused_gated_delta_step", "this build has no CUDA kernels");
+#endif
 }
 
 }  // namespace hyb::ops
