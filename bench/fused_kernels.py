@@ -283,48 +283,49 @@ def run_checks(ops, grads_up_to):
 
 # ---- timing ------------------------------------------------------------------------------------
 def time_ops(ops, shapes):
+    """Medians in ms, in three passes so that the cheap numbers land first: ours (forward, then
+    forward+backward) on every shape, then fla's forward, then fla's forward+backward (fla's Triton
+    kernels autotune and compile on first use: minutes for the backward). Every number is printed as
+    soon as it is measured, so that a run stopped at its time limit keeps what it had."""
     from triton.testing import do_bench
-    rows = []
+    cases = []
     for op in ops:
         for (B, T, H, Hk) in shapes:
             if op.name == "gated_delta" and Hk != H:
                 continue
             gen = torch.Generator(device="cuda").manual_seed(7)
             x = op.inputs(B, T, H, Hk, 128, False, gen)
-            scale = 128 ** -0.5
             do = torch.randn(B, T, H, 128, device="cuda", generator=gen).to(torch.bfloat16)
-            row = dict(op=op.name, B=B, T=T, H=H, Hk=Hk, D=128)
-
-            def ours_fwd():
-                return op.fwd(x, scale)
-
-            def ours_fwdbwd():
-                o, ht, saved = op.fwd(x, scale)
-                op.bwd(x, saved, do, None, scale)
-            for name, fn in (("ours_fwd_ms", ours_fwd), ("ours_fwdbwd_ms", ours_fwdbwd)):
-                try:
-                    row[name] = do_bench(fn, warmup=50, rep=300, return_mode="median")
-                except Exception as e:  # noqa: BLE001 (a missing backward says so in the table)
-                    row[name] = f"error: {e}"
             xf = {n: (t.clone().requires_grad_(True) if t is not None and t.is_floating_point() else t)
                   for n, t in x.items()}
+            cases.append((op, dict(op=op.name, B=B, T=T, H=H, Hk=Hk, D=128), x, xf, do))
+    scale = 128 ** -0.5
 
-            def fla_fwd():
-                with torch.no_grad():
-                    return op.fla(xf, scale)
+    def measure(row, name, fn):
+        try:
+            row[name] = do_bench(fn, warmup=50, rep=300, return_mode="median")
+        except Exception as e:  # noqa: BLE001 (a missing backward, or fla refusing a shape, says so)
+            row[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
+        v = row[name]
+        print(" ".join(f"{k}={row[k]}" for k in ("op", "B", "T", "H", "Hk")), name,
+              f"{v:.3f}" if isinstance(v, float) else v, flush=True)
 
-            def fla_fwdbwd():
-                o = op.fla(xf, scale)
-                o.backward(do)
-            for name, fn in (("fla_fwd_ms", fla_fwd), ("fla_fwdbwd_ms", fla_fwdbwd)):
-                try:
-                    row[name] = do_bench(fn, warmup=50, rep=300, return_mode="median")
-                except Exception as e:  # noqa: BLE001 (fla refuses some backward on some Tritons)
-                    row[name] = f"error: {type(e).__name__}: {str(e)[:200]}"
-            rows.append(row)
-            print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
-                  flush=True)
-    return rows
+    for op, row, x, xf, do in cases:
+        def ours_fwdbwd(op=op, x=x, do=do):
+            o, ht, saved = op.fwd(x, scale)
+            op.bwd(x, saved, do, None, scale)
+        measure(row, "ours_fwd_ms", lambda op=op, x=x: op.fwd(x, scale))
+        measure(row, "ours_fwdbwd_ms", ours_fwdbwd)
+    for op, row, x, xf, do in cases:
+        def fla_fwd(op=op, xf=xf):
+            with torch.no_grad():
+                return op.fla(xf, scale)
+        measure(row, "fla_fwd_ms", fla_fwd)
+    for op, row, x, xf, do in cases:
+        def fla_fwdbwd(op=op, xf=xf, do=do):
+            op.fla(xf, scale).backward(do)
+        measure(row, "fla_fwdbwd_ms", fla_fwdbwd)
+    return [row for _, row, _, _, _ in cases]
 
 
 def main():
