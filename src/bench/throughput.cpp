@@ -8,6 +8,7 @@
 #include "model/decode_engine.h"
 #include "model/model.h"
 #include "util/device.h"
+#include "util/torch_compat.h"
 
 namespace hyb {
 
@@ -47,13 +48,22 @@ int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt) {
   const ModelConfig& c = model.config();
   const int64_t el = c10::elementSize(model.dtype());
   const int64_t max_len = opt.context + opt.new_tokens;
-  const int64_t chunk = std::min(opt.prefill_chunk, opt.context);
+  const int64_t chunk = std::min(opt.prefill_chunk > 0 ? opt.prefill_chunk
+                                                       : CausalLM::default_prefill_chunk(dev, opt.context),
+                                 opt.context);
+  // Attention on CUDA runs the fused kernel (no [chunk, context] scores); a chunk after the first
+  // still carries a mask [chunk, max_len] (fp32, and its copy in the activation dtype) and K, V
+  // repeated to the query heads for the largest layer. On the CPU the scores are materialised in fp32.
+  const bool fused_attention = compat::kHasSdpa && dev.is_cuda();
+  const bool later_chunks = chunk < opt.context;
   for (int64_t b = opt.max_batch; b >= 1; b = b > 8 ? b - b / 8 : b - 1) {
     // Working set of one prefill chunk: hidden states and MLP activations (a few times
-    // [b, chunk, max(D, I)]) plus fp32 attention scores [b, H, chunk, max_len] for the largest layer.
+    // [b, chunk, max(D, I)]), attention's as above, and the logits of the last position.
     const int64_t act = 6 * b * chunk * std::max(c.hidden_size, c.intermediate_size) * el;
-    const int64_t scores = 2 * b * c.num_heads * chunk * max_len * 4;
-    const int64_t need = model.cache_bytes(b, max_len, model.dtype()) + act + scores + b * c.vocab_size * 4 * 2;
+    int64_t attn = 0;
+    if (!fused_attention) attn = 2 * b * c.num_heads * chunk * max_len * 4;
+    else if (later_chunks) attn = chunk * max_len * (4 + el) + 2 * b * c.num_heads * max_len * c.head_dim * el;
+    const int64_t need = model.cache_bytes(b, max_len, model.dtype()) + act + attn + b * c.vocab_size * 4 * 2;
     if (need < free * 0.85) return b;
   }
   return 1;
@@ -76,15 +86,7 @@ ThroughputRow measure_throughput(CausalLM& model, const std::string& config, con
     auto cache = model.make_cache(B, max_len);
     synchronize(dev);
     double t0 = now();
-    at::Tensor next;
-    for (int64_t s = 0; s < opt.context; s += opt.prefill_chunk) {
-      const int64_t n = std::min(opt.prefill_chunk, opt.context - s);
-      // Only the last position's logits are needed: run the layers, then the head on one token.
-      auto pos = model.positions(B, n, cache.get());
-      auto h = model.run_layers(model.embed(ids.narrow(1, s, n)), 0, model.num_layers(), pos, cache.get());
-      for (auto& len : cache->lengths) len += n;
-      if (s + n == opt.context) next = model.logits(h.narrow(1, n - 1, 1)).select(1, 0).argmax(-1);
-    }
+    at::Tensor next = model.prefill(ids, *cache, opt.prefill_chunk).argmax(-1);
     synchronize(dev);
     double t1 = now();
     DecodeEngine engine(model, *cache, opt.cuda_graph);

@@ -17,7 +17,7 @@ struct ThroughputOptions {
   int64_t context = 2048;
   int64_t batch = 0;  // 0 = the largest that fits (--batch max)
   int64_t new_tokens = 128;
-  int64_t prefill_chunk = 2048;
+  int64_t prefill_chunk = 0;  // 0: CausalLM::default_prefill_chunk (whole context on CUDA, 2048 on CPU)
   int64_t max_batch = 256;
   double bandwidth = 4.3e12;  // bytes/s for the bound (H200 measured); CPU: pass your own
   bool cuda_graph = true;

@@ -22,7 +22,7 @@ struct BenchArgs {
   std::string out, plot, device = "auto", dtype, batch = "max";
   std::vector<std::string> from;
   std::vector<int64_t> contexts = {512, 2048, 16384, 65536};
-  int64_t new_tokens = 128, prefill_chunk = 2048;
+  int64_t new_tokens = 128, prefill_chunk = 0;
   double bandwidth = 0;
   bool no_graph = false;
   int threads = 0;
@@ -56,7 +56,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)")
       ->check(CLI::IsMember({"max"}) | number_in(1, 1e9, "a batch size >= 1"));
   cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(CLI::PositiveNumber);
-  cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prefill chunk length");
+  cmd->add_option("--prefill-chunk", a->prefill_chunk,
+                  "Prefill chunk length; 0: the whole context on CUDA, 2048 on the CPU")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto (CUDA when available)")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default 4.3e12 on CUDA, 2e10 on CPU)")

@@ -84,7 +84,10 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
   k = apply_rope(k, cos, sin);
 
   // Keys and values visible to this call: the cache's (after appending), or just these.
-  at::Tensor keys = k, values = v, mask;  // mask: additive [B,1,T,L] or undefined (= causal from 0)
+  // mask: additive [T,L] or [B,1,T,L], or undefined with `causal` (every row starts at position 0,
+  // so L == T and query t sees keys j <= t: SDPA's own causal mask, the flash path, needs no mask).
+  at::Tensor keys = k, values = v, mask;
+  bool causal = false;
   int64_t L = T;
   if (cache_base && pos.static_mask.defined()) {
     // Decoding step with fixed shapes: row b writes its key at pos[b]; the mask hides the rest.
@@ -117,7 +120,9 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
     L = *std::max_element(c.lengths.begin(), c.lengths.end()) + T;
     keys = c.k.narrow(2, 0, L);
     values = c.v.narrow(2, 0, L);
-    if (same && T > 1) {
+    if (same && first == 0 && T > 1) {
+      causal = true;  // a prompt's first chunk
+    } else if (same && T > 1) {
       // All rows at the same length: one [T, L] mask shared by the batch (query t sees j <= first + t).
       auto qi = at::arange(T, x.options().dtype(at::kLong)).view({T, 1}) + first;
       auto kj = at::arange(L, x.options().dtype(at::kLong)).view({1, L});
@@ -134,19 +139,17 @@ at::Tensor Attention::forward(const at::Tensor& x, const Positions& pos, MixerCa
     }
     for (auto& n : c.lengths) n += T;
   } else if (T > 1) {
-    mask = at::full({T, T}, -std::numeric_limits<float>::infinity(), x.options().dtype(at::kFloat)).triu(1);
+    causal = true;
   }
 
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   if (compat::kHasSdpa && x.is_cuda() && T > 1) {
     // Prefill on a GPU: the fused kernel never materialises the [T, L] scores (at 64K context
-    // they would not fit). K/V are expanded to the query heads for it.
-    auto kk = rep > 1 ? keys.repeat_interleave(rep, 1) : keys;
-    auto vv = rep > 1 ? values.repeat_interleave(rep, 1) : values;
-    const bool causal = cache_base == nullptr;
-    auto o = compat::sdpa(q, kk, vv, causal ? at::Tensor() : mask, scale, causal);
+    // they would not fit); a causal call (no mask) reads the grouped K/V heads in place.
+    auto o = compat::sdpa(q, keys, values, mask, scale, causal);
     return proj(o.transpose(1, 2).reshape({B, T, H * d}), w_.wo);
   }
+  if (causal) mask = at::full({T, T}, -std::numeric_limits<float>::infinity(), x.options().dtype(at::kFloat)).triu(1);
 
   // softmax(q k^T * d^-1/2 + mask) v with kv heads shared by `rep` query heads: q is viewed as
   // [B,Hkv,rep*T,d] so K and V are never copied per query head.

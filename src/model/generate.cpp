@@ -56,8 +56,9 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
   auto dev = model.device();
   auto sync = [&] { synchronize(dev); };
 
-  // Prefill, in chunks of prefill_chunk tokens; rows of unequal length one at a time into a
-  // single-row cache whose state is then copied into the batch cache.
+  // Prefill (CausalLM::prefill: in chunks of prefill_chunk tokens, logits of the last position
+  // only); rows of unequal length one at a time into a single-row cache whose state is then copied
+  // into the batch cache.
   double t0 = now();
   at::Tensor last_logits;  // [B,V]
   auto prefill = [&](const std::vector<std::vector<int64_t>>& rows, ModelCache& c) {
@@ -65,12 +66,7 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
     std::vector<int64_t> flat;
     for (const auto& r : rows) flat.insert(flat.end(), r.begin(), r.end());
     auto ids = at::tensor(flat, at::kLong).view({static_cast<int64_t>(rows.size()), n}).to(dev);
-    at::Tensor logits;
-    for (int64_t s = 0; s < n; s += opt.prefill_chunk) {
-      const int64_t len = std::min(opt.prefill_chunk, n - s);
-      logits = model.forward(ids.narrow(1, s, len), &c).select(1, len - 1);
-    }
-    return logits;
+    return model.prefill(ids, c, opt.prefill_chunk);
   };
   bool same = std::all_of(prompts.begin(), prompts.end(), [&](const auto& p) { return p.size() == prompts[0].size(); });
   if (same) {

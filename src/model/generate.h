@@ -16,7 +16,7 @@ struct GenerateOptions {
   double top_p = 1.0;
   uint64_t seed = 0;
   std::vector<int64_t> stop_ids;  // a row stops after emitting one of these
-  int64_t prefill_chunk = 2048;
+  int64_t prefill_chunk = 0;  // 0: CausalLM::default_prefill_chunk (whole prompt on CUDA, 2048 on CPU)
   bool cuda_graph = true;  // replay each decoding step as one CUDA graph (CUDA only)
 };
 

@@ -288,6 +288,25 @@ at::Tensor CausalLM::forward(const at::Tensor& ids, ModelCache* cache, const Mix
   return logits(h);
 }
 
+at::Tensor CausalLM::prefill(const at::Tensor& ids, ModelCache& cache, int64_t chunk) {
+  const int64_t B = ids.size(0), T = ids.size(1);
+  TORCH_CHECK(T > 0, "prefill: no tokens");
+  if (chunk <= 0) chunk = default_prefill_chunk(device(), T);
+  at::Tensor last;
+  for (int64_t s = 0; s < T; s += chunk) {
+    const int64_t n = std::min(chunk, T - s);
+    auto pos = positions(B, n, &cache);
+    auto h = run_layers(embed(ids.narrow(1, s, n).to(device())), 0, num_layers(), pos, &cache);
+    for (auto& len : cache.lengths) len += n;
+    if (s + n == T) last = logits(h.narrow(1, n - 1, 1)).select(1, 0);
+  }
+  return last;
+}
+
+int64_t CausalLM::default_prefill_chunk(at::Device device, int64_t tokens) {
+  return device.is_cuda() ? std::max<int64_t>(tokens, 1) : 2048;
+}
+
 int64_t CausalLM::cache_bytes(int64_t batch, int64_t max_len, at::ScalarType dtype) const {
   int64_t n = 0;
   for (const auto& L : layers_) n += L.mixer->cache_bytes(batch, max_len, dtype);

@@ -83,6 +83,16 @@ class CausalLM : public Module {
 
   // Full forward: logits [B,T,V] (fp32). With a cache, continues each row from its length.
   at::Tensor forward(const at::Tensor& ids, ModelCache* cache = nullptr, const MixerHook& hook = nullptr);
+  // Prefill: feeds ids [B,T] into `cache` (continuing each row from its length) in chunks of
+  // `chunk` tokens (0: default_prefill_chunk) and returns the logits of the last position only,
+  // fp32 [B,V]: the head never runs on the other T-1 positions (at 64K tokens their logits
+  // alone would be tens of GiB).
+  at::Tensor prefill(const at::Tensor& ids, ModelCache& cache, int64_t chunk = 0);
+  // The chunk a prefill of `tokens` tokens uses when none is asked for: all of them on CUDA,
+  // where attention's fused kernel keeps memory linear in the length and a prompt that starts at
+  // position 0 takes one causal call with no mask (the flash path); 2048 on the CPU, where
+  // attention materialises [chunk, context] scores.
+  static int64_t default_prefill_chunk(at::Device device, int64_t tokens);
   // Positions for `T` new tokens of each row of `cache` (or 0..T-1 without a cache).
   Positions positions(int64_t B, int64_t T, const ModelCache* cache) const;
 

@@ -25,9 +25,11 @@ constexpr bool kHasSdpa = false;
 template <typename T>
 using optional = c10::optional<T>;
 
-// Scaled dot-product attention, q [B,H,Tq,d], k/v [B,H,Tk,d]; `mask` is additive
-// ([.., Tq, Tk], 0 or -inf) or undefined; is_causal masks j > i (Tq == Tk). Uses the fused
-// kernel (flash / memory-efficient) where LibTorch has one, else explicit fp32 math.
+// Scaled dot-product attention, q [B,H,Tq,d], k/v [B,Hkv,Tk,d] with H a multiple of Hkv (query
+// head h reads kv head h / (H/Hkv)); `mask` is additive ([.., Tq, Tk], 0 or -inf) or undefined;
+// is_causal masks j > i (Tq == Tk: LibTorch aligns it to the top left). Uses the fused kernel
+// (flash / memory-efficient) where LibTorch has one, else explicit fp32 math. Without a mask on
+// LibTorch >= 2.5 grouped heads are read in place; otherwise K and V are repeated per query head.
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 const at::Tensor& mask, double scale, bool is_causal = false);
 

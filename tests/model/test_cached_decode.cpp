@@ -11,8 +11,9 @@
 namespace hyb {
 namespace {
 
-ModelConfig small_config() {
-  nlohmann::json j = {{"model_type", "qwen2"}, {"hidden_size", 64}, {"intermediate_size", 96},
+// 4 heads (2 kv heads) of hidden / 4.
+ModelConfig small_config(int64_t hidden = 64) {
+  nlohmann::json j = {{"model_type", "qwen2"}, {"hidden_size", hidden}, {"intermediate_size", 96},
                       {"num_hidden_layers", 4}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
                       {"vocab_size", 97}, {"max_position_embeddings", 256}, {"rope_theta", 10000.0}};
   return ModelConfig::from_json(j, "test config");
@@ -91,6 +92,42 @@ TEST(CachedDecode, MixedAndAllLinear) {
     replace_layers(*all, kind, {0, 1, 2, 3});
     check_cached_equals_recompute(*all);
   }
+}
+
+// The same on the GPU (run there by scripts/gpu_run.sh check), fp32, head dim 64: the fused decoding
+// step of each linear kind, the prefill's causal attention reading grouped heads in place (a prompt's
+// first chunk) and its masked path (later chunks, ragged rows) against recomputation.
+TEST(CudaCachedDecode, MixedAndAllLinear) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto full = CausalLM::random(small_config(256), 1, at::kFloat, at::kCUDA);
+  check_cached_equals_recompute(*full);
+  for (const char* kind : {"gla", "gdn", "jet"}) {
+    SCOPED_TRACE(kind);
+    auto mixed = CausalLM::random(small_config(256), 2, at::kFloat, at::kCUDA);
+    replace_layers(*mixed, kind, {1, 3});
+    check_cached_equals_recompute(*mixed);
+    auto all = CausalLM::random(small_config(256), 3, at::kFloat, at::kCUDA);
+    replace_layers(*all, kind, {0, 1, 2, 3});
+    check_cached_equals_recompute(*all);
+  }
+}
+
+// Prefill returns the last position's logits of a full forward, in one chunk or several, and
+// advances the cache by the prompt.
+TEST(CachedDecode, PrefillReturnsTheLastLogits) {
+  torch::NoGradGuard ng;
+  auto m = CausalLM::random(small_config(), 4);
+  replace_layers(*m, "gdn", {2});
+  auto ids = at::tensor(std::vector<int64_t>{5, 17, 3, 88, 41, 9, 60, 12, 1, 33, 70, 2, 4, 8}, at::kLong).view({2, 7});
+  auto want = m->forward(ids).select(1, -1);
+  for (int64_t chunk : {0, 3, 7}) {
+    auto cache = m->make_cache(2, 16);
+    auto got = m->prefill(ids, *cache, chunk);
+    EXPECT_LE((got - want).abs().max().item<double>(), 1e-5) << "chunk " << chunk;
+    EXPECT_EQ(cache->lengths, (std::vector<int64_t>{7, 7}));
+  }
+  EXPECT_EQ(CausalLM::default_prefill_chunk(at::kCPU, 100000), 2048);
+  EXPECT_EQ(CausalLM::default_prefill_chunk(at::Device("cuda"), 100000), 100000);
 }
 
 // The same on Hugging Face's tiny checkpoints (Qwen2 with q/k/v biases, Llama-3 with GQA): the
