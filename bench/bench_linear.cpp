@@ -12,6 +12,7 @@
 //   --kernels: the chunked forms' implementation on CUDA (linear/ops/dispatch.h; default fused).
 //   --naive-gb: skip the naive forward+backward where autograd would hold more than G GB (4).
 #include <fmt/format.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,12 +27,11 @@
 #include <thread>
 #include <vector>
 
-#include <torch/csrc/autograd/profiler_kineto.h>
-
 #include "linear/linear.h"
 #include "linear/ops/dispatch.h"
 #include "linear/ops/ops.h"
 #include "util/error.h"
+#include "util/profile.h"
 #include "util/torch_compat.h"
 
 namespace {
@@ -235,71 +235,9 @@ void check_cuda() {
   }
 }
 
-// ---- --profile: where the GPU time goes ------------------------------------------------------
-// Kernels are grouped by what they do, from their names (cuBLAS / CUTLASS matmuls, the
-// triangular solve, PyTorch's elementwise, reduction / scan and copy kernels).
-const char* kernel_group(const std::string& name, const std::string& base) {
-  auto has = [](const std::string& s, const char* w) { return s.find(w) != std::string::npos; };
-  if (has(name, "trsm")) return "triangular solve";
-  for (const char* w : {"gemm", "gemv", "xmma", "nvjet", "cutlass", "cublas"})
-    if (has(base, w)) return "matmul";
-  for (const char* w : {"Copy", "Memcpy", "Memset", "index"})
-    if (has(base, w)) return "copy / layout";
-  if (has(name, "copy_kernel")) return "copy / layout";
-  for (const char* w : {"reduce", "scan", "Scan"})
-    if (has(base, w)) return "reduction / scan";
-  if (has(base, "elementwise")) return "elementwise";
-  return "other";
-}
-
-// A kernel's name without "void ", PyTorch's namespaces and template arguments.
-std::string short_name(std::string n) {
-  if (n.rfind("void ", 0) == 0) n = n.substr(5);
-  for (const char* ns : {"at::native::", "(anonymous namespace)::"})
-    for (size_t p; (p = n.find(ns)) != std::string::npos;) n.erase(p, std::strlen(ns));
-  n = n.substr(0, std::min(n.find('<'), n.find('(')));
-  return n.size() > 48 ? n.substr(0, 45) + "..." : n;
-}
-
-// Runs `f` once under the profiler and prints its kernels: how many, GPU busy time against
-// `wall_ms` (the call's unprofiled median), the share of each group and the costliest kernels.
+// ---- --profile: where the GPU time goes (util/profile) -----------------------------------------
 void print_profile(const char* what, double wall_ms, const std::function<void()>& f) {
-  namespace prof = torch::autograd::profiler;
-  using torch::profiler::impl::ActivityType;
-  const torch::profiler::impl::ProfilerConfig config(torch::profiler::impl::ProfilerState::KINETO);
-  const std::set<ActivityType> activities{ActivityType::CPU, ActivityType::CUDA};
-  prof::prepareProfiler(config, activities);
-  prof::enableProfiler(config, activities);
-  f();
-  torch::cuda::synchronize();
-  auto result = prof::disableProfiler();
-
-  struct Sum {
-    int64_t count = 0;
-    double us = 0;
-  };
-  std::map<std::string, Sum> groups, kernels;
-  Sum all;
-  for (const auto& e : result->events()) {
-    if (e.deviceType() != c10::DeviceType::CUDA) continue;
-    const double us = hyb::compat::event_duration_us(e);
-    const std::string name = e.name(), base = short_name(name);
-    for (Sum* s : {&groups[kernel_group(name, base)], &kernels[base], &all})
-      s->count += 1, s->us += us;
-  }
-  fmt::print("  {:<22} {:>5} kernels, GPU busy {:>7.2f} ms of {:>7.2f} ms wall ({:>3.0f}%), "
-             "{:.1f} us per kernel\n", what, all.count, all.us * 1e-3, wall_ms,
-             100 * all.us * 1e-3 / wall_ms, all.us / std::max<int64_t>(all.count, 1));
-  std::string line = "    by group:";
-  for (const auto& [g, s] : groups)
-    line += fmt::format(" {} {:.0f}% ({})", g, 100 * s.us / all.us, s.count);
-  fmt::print("{}\n", line);
-  std::vector<std::pair<std::string, Sum>> top(kernels.begin(), kernels.end());
-  std::sort(top.begin(), top.end(),
-            [](const auto& a, const auto& b) { return a.second.us > b.second.us; });
-  for (size_t i = 0; i < std::min<size_t>(5, top.size()); ++i)
-    fmt::print("    {:>5.1f}% {:>5}x {:>7.1f} us  {}\n", 100 * top[i].second.us / all.us,
-               top[i].second.count, top[i].second.us / top[i].second.count, top[i].first);
+  fmt::print("{}", hyb::profile_kernels(what, f, at::Device(at::kCUDA), wall_ms));
 }
 
 bool g_profile = false;

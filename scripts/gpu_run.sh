@@ -14,6 +14,7 @@
 #   decode / hf    hybrid decoding (Fig. 2 shapes) / transformers' generate on the same shapes
 #   stories  real distillation of stories260K, each mixer, with perplexity sweeps
 #   scaling  distillation tokens/s against the number of students, fused and reference (SCALING_RUNS)
+#   profile  one distillation step profiled (distill --profile-step 4; PROFILE_MIXERS)
 #   dist     --gpus N scaling (GPU_COUNTS="1 2", on a multi-GPU kind)
 # Example: scripts/gpu_run.sh kernels build fused check distill eval search
 # Carry .deps (scripts/gpu_deps.sh), .device (copies of the ../shared files the stages read: configs,
@@ -72,6 +73,12 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
           --eval-every 0 --device cuda --out $d --no-progress > "$R/scaling_$1_$2.log" 2>&1
         python3 -c "import json;d=json.load(open('$d/distill.json'));print('layers $1 $2 tokens/s', round(d['tokens_per_second']),
           'seconds', round(d['seconds'],1), 'mfu', round(d['mfu'],4), 'peak GiB', round(d['peak_memory_bytes']/2**30,1))"
+      done ;;
+    profile) q15  # one distillation step profiled (distill --profile-step): teacher / students, kernels by kind
+      for mixer in ${PROFILE_MIXERS:-gdn gla}; do
+        rm -rf /tmp/q15p; timeout 120 $H distill --model /tmp/q15 --mixer $mixer --data $S/corpora/wikitext2_raw/wiki.test.raw \
+          --tokens $((8 * 1024 * 5)) --eval-sequences 2 --eval-every 0 --device cuda --out /tmp/q15p --profile-step 4 \
+          --no-progress 2>&1 | tee "$R/profile_$mixer.log" | grep -v "^ *[0-9]* *[0-9.]* -> "
       done ;;
     dist) q15  # --gpus N (issue 9): distill tokens/s on 1..N GPUs at 8 sequences per GPU, one greedy round on N
       counts=${GPU_COUNTS:-1 2}

@@ -1,5 +1,6 @@
 #include "bench/throughput.h"
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -21,7 +22,8 @@ nlohmann::json ThroughputRow::to_json() const {
           {"batch", batch},             {"prefill_tokens_per_s", prefill_tok_s},
           {"decode_tokens_per_s", decode_tok_s}, {"peak_memory_bytes", peak_bytes},
           {"kv_cache_bytes", kv_bytes}, {"state_bytes", state_bytes},     {"weight_bytes", weight_bytes},
-          {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}, {"decode_cuda_graph", cuda_graph}};
+          {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}, {"decode_cuda_graph", cuda_graph},
+          {"bandwidth_bytes_per_s", bandwidth}};
 }
 
 ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
@@ -39,7 +41,16 @@ ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
   r.bound_tok_s = j.at("decode_bound_tokens_per_s").get<double>();
   r.speedup = j.at("speedup").get<double>();
   r.cuda_graph = j.value("decode_cuda_graph", false);  // absent in rows written before it was recorded
+  r.bandwidth = j.value("bandwidth_bytes_per_s", 0.0);  // likewise
   return r;
+}
+
+double default_bandwidth(at::Device device) {
+  if (!device.is_cuda()) return 2e10;
+  if (const double b = measured_bandwidth_bytes_per_s(device); b > 0) return b;
+  fmt::print(stderr, "bench: no measured bandwidth for {}; the bound uses 4.3e12 bytes/s (pass --bandwidth)\n",
+             device_name(device));
+  return 4.3e12;
 }
 
 int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt) {
@@ -114,6 +125,7 @@ ThroughputRow measure_throughput(CausalLM& model, const std::string& config, con
   const double kv_read = static_cast<double>(row.kv_bytes) * avg_len / max_len;
   const double bytes = static_cast<double>(row.weight_bytes) + kv_read + 2.0 * row.state_bytes;
   row.bound_tok_s = B / (bytes / opt.bandwidth);
+  row.bandwidth = opt.bandwidth;
   return row;
 }
 

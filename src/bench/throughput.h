@@ -3,6 +3,7 @@
 // greedy new tokens, prefill and decode timed separately, a warm-up discarded), with the
 // memory-bandwidth bound of each decoding step beside the measured speed.
 #pragma once
+#include <c10/core/Device.h>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -19,7 +20,7 @@ struct ThroughputOptions {
   int64_t new_tokens = 128;
   int64_t prefill_chunk = 0;  // 0: CausalLM::default_prefill_chunk (whole context on CUDA, 2048 on CPU)
   int64_t max_batch = 256;
-  double bandwidth = 4.3e12;  // bytes/s for the bound (H200 measured); CPU: pass your own
+  double bandwidth = 4.3e12;  // bytes/s for the bound (default_bandwidth)
   bool cuda_graph = true;
 };
 
@@ -29,6 +30,7 @@ struct ThroughputRow {
   double prefill_tok_s = 0, decode_tok_s = 0;
   int64_t peak_bytes = 0, kv_bytes = 0, state_bytes = 0, weight_bytes = 0;
   double bound_tok_s = 0;  // batch / (bytes read per step / bandwidth)
+  double bandwidth = 0;    // the bandwidth of that bound, bytes/s
   double speedup = 1.0;    // decode tok/s over the full-attention model at this context
   bool cuda_graph = false;  // the timed decoding steps replayed as one CUDA graph
   nlohmann::json to_json() const;
@@ -38,6 +40,10 @@ struct ThroughputRow {
 // Largest batch whose weights + cache + prefill working set fit in the device's free memory.
 int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt);
 
+// The bandwidth of the decoding bound when none is given: the device-to-device copy bandwidth
+// measured on this GPU kind (util/device: H200, H100), 4.3e12 for other GPUs (with a note on
+// stderr), 2e10 on the CPU.
+double default_bandwidth(at::Device device);
 ThroughputRow measure_throughput(CausalLM& model, const std::string& config, const ThroughputOptions& opt);
 
 }  // namespace hyb

@@ -61,7 +61,8 @@ void add_bench(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto (CUDA when available)")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");
-  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default 4.3e12 on CUDA, 2e10 on CPU)")
+  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default: measured copy bandwidth of an H200 4.3e12 or H100 3.0e12, "
+                  "4.3e12 for other GPUs, 2e10 on CPU)")
       ->check(positive());
   cmd->add_flag("--no-graph", a->no_graph, "Decode without CUDA graphs");
   add_kernels_option(cmd);
@@ -88,7 +89,7 @@ void add_bench(CLI::App& app) {
     run.throughput.new_tokens = a->new_tokens;
     run.throughput.prefill_chunk = a->prefill_chunk;
     run.throughput.cuda_graph = !a->no_graph;
-    run.throughput.bandwidth = a->bandwidth > 0 ? a->bandwidth : (dev.is_cuda() ? 4.3e12 : 2e10);
+    run.throughput.bandwidth = a->bandwidth > 0 ? a->bandwidth : default_bandwidth(dev);
     if (a->batch != "max") run.throughput.batch = std::stoll(a->batch);
     run.out = a->out;
     run.plot = a->plot;

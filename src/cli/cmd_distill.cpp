@@ -63,6 +63,10 @@ void add_distill(CLI::App& app) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
+  cmd->add_option("--profile-step", a->profile_step,
+                  "Print where this step's time goes: the teacher and the students apart, and the GPU kernels by "
+                  "kind (0: off; take a step after the CUDA graphs are captured, from 3 on)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   auto no_graph = std::make_shared<bool>(false);
   cmd->add_flag("--no-graph", *no_graph,
                 "CUDA: run every step's student updates op by op instead of replaying them as CUDA graphs");

@@ -52,6 +52,7 @@ struct DistillOptions {
   bool progress = true;
   int64_t stop_after_steps = 0;  // > 0: stop as on a signal after this step (checkpoint, interrupted)
   bool cuda_graph = true;        // CUDA, one process: replay each student's update as a CUDA graph
+  int64_t profile_step = 0;      // > 0: print where this step's time goes (util/profile; teacher / students)
 
   // Data parallel over the ranks of `group` (nullptr: one process). The global batch `batch` is
   // split: rank r trains on sequences r, r+N, ... of every step's batch (the same sequences as

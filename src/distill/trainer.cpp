@@ -22,6 +22,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "dist/process_group.h"
 #include "distill/data.h"
@@ -40,6 +41,7 @@
 #include "util/error.h"
 #include "util/files.h"
 #include "util/interrupt.h"
+#include "util/profile.h"
 #include "util/progress.h"
 #include "util/threads.h"
 
@@ -114,6 +116,8 @@ class Distiller {
   std::ofstream log_;
   // CUDA graphs: one per student, sharing one memory pool and two static inputs (the captured
   // mixer input and target of the student being replayed).
+  bool profiling_ = false;  // this step is profiled: train_step times the teacher and the students apart
+  double teacher_ms_ = 0, students_ms_ = 0;
   bool use_graphs_ = false;
   int64_t eager_steps_ = 0;  // steps run eagerly in this process (graphs are captured after 2)
   std::vector<CudaGraph> graphs_;
@@ -220,7 +224,13 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     if (b % world_ == rank_) seqs.push_back(std::move(seq));
   }
   const at::Tensor ids = ids_tensor(seqs, teacher_->device());
+  auto since = [&, t = std::chrono::steady_clock::now()]() mutable {  // ms since the last call (profiled step)
+    synchronize(teacher_->device());
+    const auto now = std::chrono::steady_clock::now();
+    return std::chrono::duration<double, std::milli>(now - std::exchange(t, now)).count();
+  };
   Captures cap = capture(*teacher_, ids, layers_);
+  if (profiling_) teacher_ms_ = since();
   const auto pos = teacher_->positions(ids.size(0), ids.size(1), nullptr);
   const size_t L = students_.size();
   std::vector<at::Tensor> means(1);  // each target's mean over the global batch
@@ -257,6 +267,7 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
     cap.in[i] = cap.out[i] = at::Tensor();  // free this layer's capture now
   }
   if (!graphed) ++eager_steps_;
+  if (profiling_) students_ms_ = since();
   // One host sync per step: every loss at once (averaged over ranks), checked for NaN / Inf.
   std::vector<at::Tensor> lvv{at::cat({at::stack(losses), at::stack(vars)}).to(at::kDouble)};
   if (o_.group) o_.group->all_reduce(lvv, dist::Reduce::kAvg);
@@ -350,7 +361,17 @@ DistillResult Distiller::run() {
   int64_t since_log = 0, tokens_run = 0;
   while (step_ < total_ && !stop_requested()) {
     const double lr = learning_rate(step_ + 1);
-    const auto lv = train_step(lr);
+    std::vector<std::pair<double, double>> lv;
+    if (step_ + 1 == o_.profile_step && root_) {
+      profiling_ = true;
+      const std::string kernels = profile_kernels(fmt::format("distill step {} (profiled)", step_ + 1),
+                                                  [&] { lv = train_step(lr); }, teacher_->device(), 0, 15);
+      profiling_ = false;
+      fmt::print(stderr, "profile of step {}: teacher forward and capture {:.1f} ms, {} students {:.1f} ms ({:.2f} ms each)\n{}",
+                 step_ + 1, teacher_ms_, L, students_ms_, students_ms_ / std::max<size_t>(L, 1), kernels);
+    } else {
+      lv = train_step(lr);
+    }
     ++step_;
     ++since_log;
     tokens_run += tokens_per_step_;

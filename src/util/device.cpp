@@ -121,4 +121,11 @@ double datasheet_bf16_tflops(c10::Device d) {
   return 0.0;
 }
 
+double measured_bandwidth_bytes_per_s(c10::Device d) {
+  const std::string name = device_name(d);
+  if (name.find("H200") != std::string::npos) return 4.3e12;
+  if (name.find("H100") != std::string::npos) return 3.0e12;
+  return 0.0;
+}
+
 }  // namespace hyb

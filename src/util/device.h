@@ -27,5 +27,9 @@ std::string device_name(c10::Device d);     // CUDA: the GPU's name; CPU: "cpu"
 // Dense bf16 tensor-core peak of the GPU by its datasheet (TFLOP/s), 0 when unknown (CPU, other
 // GPUs): H100 / H200 SXM 989. The denominator of the MFU that distill.json records.
 double datasheet_bf16_tflops(c10::Device d);
+// Memory bandwidth a device-to-device copy reached on the GPUs measured here (bytes/s, read plus
+// written): H200 4.3e12, H100 3.0e12 (the datasheets say 4.8e12 and 3.35e12); 0 when unknown. The
+// denominator of bench's decoding bound.
+double measured_bandwidth_bytes_per_s(c10::Device d);
 
 }  // namespace hyb
