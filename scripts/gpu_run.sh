@@ -147,7 +147,7 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
       done ;;
     hf)  # the full-attention model: transformers' generate and ours on the same (context, batch) shapes
       cfg=$S/configs/llama-3.2-3b-instruct.json
-      PYTHONUNBUFFERED=1 timeout 300 python3 tools/hf_generate_bench.py --config $cfg --out $R/hf_generate.json
+      PYTHONUNBUFFERED=1 timeout ${HF_LIMIT:-500} python3 tools/hf_generate_bench.py --config $cfg --modes ${HF_MODES:-eager,static-compile} --out $R/hf_generate.json
       for shape in 512x64 2048x32 16384x8 65536x2; do
         timeout 100 $H bench --config $cfg --context ${shape%x*} --batch ${shape#*x} --device cuda \
           --out $R/ours_$shape.json 2>&1 | tail -1
