@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/suggest.h"
 #include "util/error.h"
 #include "util/version.h"
 
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
   hyb::cli::add_perplexity(app);
   hyb::cli::add_demo(app);
   try {
+    hyb::cli::check_known_names(app, argc, argv);
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
