@@ -18,9 +18,12 @@
 #include <torch/version.h>
 
 namespace {
-// "[rank R] " in a worker of `--gpus N` (dist/launch), so that errors name their process.
+// "[rank R] " in one process of several (--gpus N, torchrun, srun: dist::worker_env), so that
+// errors name their process.
 std::string rank_prefix() {
   const char* r = std::getenv("HYB_RANK");
+  if (!r && std::getenv("WORLD_SIZE")) r = std::getenv("RANK");
+  if (!r && std::getenv("SLURM_NTASKS")) r = std::getenv("SLURM_PROCID");
   return r ? std::string("[rank ") + r + "] " : std::string();
 }
 

@@ -205,12 +205,18 @@ std::unique_ptr<ProcessGroup> join_or_launch(int n, std::string& device) {
     std::fflush(nullptr);
     std::exit(launch_workers(n));
   }
-  if (env->world_size != n)
+  if (env->launcher != "hybridize --gpus") {
+    // torchrun / srun started every process: each is one rank, on cuda:<local rank>.
+    if (n != 1 && n != env->local_world_size)
+      fail("--gpus", "{} given, but {} started this process as rank {} of {}: each process is one rank; leave --gpus out",
+           n, env->launcher, env->rank, env->world_size);
+  } else if (env->world_size != n) {
     fail("--gpus", "{} given, but this worker belongs to a world of {} (HYB_WORLD_SIZE)", n, env->world_size);
+  }
   int timeout_s = 1800;  // a rank may wait this long for the others (model loading, a slow step)
   if (const char* t = std::getenv("HYB_DIST_TIMEOUT")) timeout_s = std::max(1, std::atoi(t));
   auto group = ProcessGroup::create(*env, cuda, std::chrono::seconds(timeout_s));
-  if (cuda) device = "cuda:" + std::to_string(env->rank);
+  if (cuda) device = "cuda:" + std::to_string(env->local_rank);
   return group;
 }
 

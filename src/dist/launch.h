@@ -19,9 +19,11 @@ int launch_workers(int n);
 //   n <= 1 and not a worker: nullptr (one process, no group).
 //   the launching process: checks that the backend exists, runs launch_workers and exits with
 //     its code (never returns).
-//   a worker: its process group (Gloo, or NCCL on cuda:<rank> when `cuda`).
+//   a worker (of ours, or a process torchrun / srun started: dist::worker_env): its process group
+//     (Gloo, or NCCL on cuda:<local rank> when `cuda`). Under torchrun or Slurm, `n` must be 1 (the
+//     default) or the processes per host.
 // `device` is the command's --device ("cpu", "cuda", "auto", ...): a worker on CUDA gets it back
-// as "cuda:<rank>"; "cuda:K" with n > 1 is refused.
+// as "cuda:<local rank>"; "cuda:K" with n > 1 is refused.
 std::unique_ptr<ProcessGroup> join_or_launch(int n, std::string& device);
 
 }  // namespace hyb::dist

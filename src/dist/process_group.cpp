@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <exception>
 #include <map>
@@ -34,9 +36,13 @@ namespace hyb::dist {
 
 namespace {
 
-int env_int(const char* name) {
+// The integer in variable `name`; `fallback` when it is unset and a fallback is given.
+int env_int(const char* name, const char* launcher, std::optional<int> fallback = std::nullopt) {
   const char* v = std::getenv(name);
-  if (!v) fail(name, "not set (the launcher sets HYB_RANK, HYB_WORLD_SIZE and HYB_MASTER_PORT together)");
+  if (!v) {
+    if (fallback) return *fallback;
+    fail(name, "not set ({} sets it together with the others of its environment)", launcher);
+  }
   try {
     size_t used = 0;
     const int x = std::stoi(v, &used);
@@ -46,14 +52,64 @@ int env_int(const char* name) {
   fail(name, "'{}' is not an integer", v);
 }
 
+std::string env_str(const char* name, const char* launcher, const char* fallback = nullptr) {
+  const char* v = std::getenv(name);
+  if (v && *v) return v;
+  if (fallback) return fallback;
+  fail(name, "not set ({} sets it together with the others of its environment)", launcher);
+}
+
 }  // namespace
 
+std::string first_slurm_host(const std::string& nodelist) {
+  // Up to the first comma outside brackets; a bracket holds ranges, of which the first number
+  // (zero padding kept) stands in for it.
+  std::string first;
+  int depth = 0;
+  for (char c : nodelist) {
+    if (c == ',' && depth == 0) break;
+    depth += c == '[' ? 1 : c == ']' ? -1 : 0;
+    first += c;
+  }
+  const size_t open = first.find('[');
+  if (open == std::string::npos) return first;
+  const size_t close = first.find(']', open);
+  if (close == std::string::npos) fail("SLURM_JOB_NODELIST", "unbalanced '[' in '{}'", nodelist);
+  const std::string ranges = first.substr(open + 1, close - open - 1);
+  const size_t end = ranges.find_first_of(",-");
+  return first.substr(0, open) + ranges.substr(0, end) + first.substr(close + 1);
+}
+
 std::optional<WorkerEnv> worker_env() {
-  if (!std::getenv("HYB_RANK")) return std::nullopt;
-  WorkerEnv e{env_int("HYB_RANK"), env_int("HYB_WORLD_SIZE"), env_int("HYB_MASTER_PORT")};
+  WorkerEnv e;
+  if (std::getenv("HYB_RANK")) {
+    const char* l = "hybridize --gpus";
+    e.rank = env_int("HYB_RANK", l), e.world_size = env_int("HYB_WORLD_SIZE", l);
+    e.port = env_int("HYB_MASTER_PORT", l);
+    e.local_rank = e.rank, e.local_world_size = e.world_size;
+  } else if (std::getenv("RANK") && std::getenv("WORLD_SIZE")) {
+    const char* l = "torchrun";
+    e.launcher = l;
+    e.rank = env_int("RANK", l), e.world_size = env_int("WORLD_SIZE", l);
+    e.local_rank = env_int("LOCAL_RANK", l, 0), e.local_world_size = env_int("LOCAL_WORLD_SIZE", l, 1);
+    e.master_addr = env_str("MASTER_ADDR", l), e.port = env_int("MASTER_PORT", l);
+  } else if (std::getenv("SLURM_PROCID") && std::getenv("SLURM_NTASKS")) {
+    const char* l = "Slurm";
+    e.launcher = l;
+    e.rank = env_int("SLURM_PROCID", l), e.world_size = env_int("SLURM_NTASKS", l);
+    e.local_rank = env_int("SLURM_LOCALID", l, 0);
+    e.local_world_size = env_int("SLURM_NTASKS_PER_NODE", l, 0);  // set only with --ntasks-per-node; 0: unknown
+    if (const char* m = std::getenv("MASTER_ADDR"); m && *m) e.master_addr = m;
+    else e.master_addr = first_slurm_host(env_str("SLURM_JOB_NODELIST", l, std::getenv("SLURM_NODELIST")));
+    e.port = env_int("MASTER_PORT", l, 29500);
+  } else {
+    return std::nullopt;
+  }
   if (e.world_size < 1 || e.rank < 0 || e.rank >= e.world_size)
-    fail("HYB_RANK", "rank {} outside a world of {}", e.rank, e.world_size);
-  if (e.port <= 0 || e.port > 65535) fail("HYB_MASTER_PORT", "{} is not a port", e.port);
+    fail(e.launcher, "rank {} outside a world of {}", e.rank, e.world_size);
+  if (e.local_rank < 0) fail(e.launcher, "local rank {} is negative", e.local_rank);
+  if (e.port <= 0 || e.port > 65535) fail(e.launcher, "master port {} is not a port", e.port);
+  if (e.world_size == 1 && e.launcher != "hybridize --gpus") return std::nullopt;  // one process: no group
   return e;
 }
 
@@ -77,6 +133,14 @@ std::string backend_missing(bool cuda) {
 }
 
 #if defined(HYB_DIST_GLOO) || defined(HYB_DIST_NCCL)
+
+namespace {
+std::string this_host() {
+  char name[256] = {};
+  return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string("this host");
+}
+bool loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
+}  // namespace
 
 struct ProcessGroup::Impl {
   int rank = 0, world = 1;
@@ -120,14 +184,15 @@ std::unique_ptr<ProcessGroup> ProcessGroup::create(const WorkerEnv& env, bool cu
   so.waitWorkers = true;
   so.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
   try {
-    impl->store = c10::make_intrusive<::c10d::TCPStore>("127.0.0.1", so);
+    impl->store = c10::make_intrusive<::c10d::TCPStore>(env.master_addr, so);
   } catch (const std::exception& e) {
-    fail("--gpus", "rank {}: rendezvous on 127.0.0.1:{} failed: {}", env.rank, env.port, e.what());
+    fail(env.launcher, "rank {} on {}: rendezvous with {}:{} failed: {}", env.rank, this_host(), env.master_addr,
+         env.port, e.what());
   }
   if (cuda) {
 #if defined(HYB_DIST_NCCL) && defined(HYB_WITH_CUDA)
-    c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.rank));
-    impl->device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.rank));
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(env.local_rank));
+    impl->device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
     auto opts = ::c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
     impl->backend = c10::make_intrusive<::c10d::ProcessGroupNCCL>(impl->store, env.rank, env.world_size, opts);
@@ -136,11 +201,16 @@ std::unique_ptr<ProcessGroup> ProcessGroup::create(const WorkerEnv& env, bool cu
 #if defined(HYB_DIST_GLOO)
     auto opts =
         ::c10d::ProcessGroupGloo::Options::create(std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
-    opts->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     try {
+      // One host: the loopback. Across hosts: the interface GLOO_SOCKET_IFNAME names (as in
+      // PyTorch), else the one this host's name resolves to.
+      const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+      if (loopback(env.master_addr)) opts->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+      else if (ifname && *ifname) opts->devices.push_back(::c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+      else opts->devices.push_back(::c10d::ProcessGroupGloo::createDefaultDevice());
       impl->backend = c10::make_intrusive<::c10d::ProcessGroupGloo>(impl->store, env.rank, env.world_size, opts);
     } catch (const std::exception& e) {
-      fail("--gpus", "rank {}: Gloo process group: {}", env.rank, e.what());
+      fail(env.launcher, "rank {} on {}: Gloo process group: {}", env.rank, this_host(), e.what());
     }
 #endif
   }

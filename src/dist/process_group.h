@@ -3,7 +3,8 @@
 //
 //   launch     `--gpus N`: the first process starts N workers (this executable, same arguments,
 //              rank / world size / rendezvous port in the environment) and waits for them
-//   ProcessGroup  what the workers share: a TCPStore rendezvous on 127.0.0.1 (rank 0 serves it)
+//   ProcessGroup  what the workers share: a TCPStore rendezvous on the master (rank 0 serves it;
+//              127.0.0.1 for --gpus, MASTER_ADDR under torchrun or Slurm, across hosts)
 //              and the few collectives distill and search need, behind our own interface so that
 //              c10d headers stay inside process_group.cpp
 //
@@ -19,12 +20,23 @@
 
 namespace hyb::dist {
 
-// What the launcher passes to each worker: HYB_RANK, HYB_WORLD_SIZE, HYB_MASTER_PORT.
+// This process's place in a run of several processes, from the launcher's environment:
+//   hybridize --gpus N   HYB_RANK, HYB_WORLD_SIZE, HYB_MASTER_PORT (rendezvous on 127.0.0.1)
+//   torchrun             RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
+//   Slurm (srun)         SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, and MASTER_ADDR or else the first
+//                        host of SLURM_JOB_NODELIST, MASTER_PORT or else 29500
+// in this order of precedence. One GPU per process: cuda:<local_rank>.
 struct WorkerEnv {
-  int rank = 0, world_size = 1, port = 0;
+  int rank = 0, world_size = 1, local_rank = 0, port = 0;
+  int local_world_size = 1;  // processes on this host; 0 where the launcher does not say (Slurm)
+  std::string master_addr = "127.0.0.1";
+  std::string launcher = "hybridize --gpus";  // who set the variables, for messages
 };
-// Set when this process is a worker started by launch_workers (throws on malformed variables).
+// Set when this process is one rank of several (a world of 1 under torchrun or Slurm is none);
+// throws hyb::Error naming the variable on a malformed or missing one.
 std::optional<WorkerEnv> worker_env();
+// The first host of a Slurm hostlist expression: "gpu[03-05,07],cpu1" -> "gpu03".
+std::string first_slurm_host(const std::string& nodelist);
 
 enum class Reduce { kSum, kAvg };
 

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -91,6 +92,19 @@ struct Fixture {
   }
 };
 
+// A port free on 127.0.0.1 now: bound to 0, read back, released (rank 0 binds it moments later).
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
 // max |a - b| / max(max |a|, 1e-3) over each tensor of two linear.safetensors.
 double max_rel_diff(const fs::path& a, const fs::path& b) {
   auto fa = SafetensorsFile::open(a), fb = SafetensorsFile::open(b);
@@ -111,23 +125,14 @@ double max_rel_diff(const fs::path& a, const fs::path& b) {
 TEST(Dist, CollectivesOnTwoRanks) {
   if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
   // Two ranks as two threads: rendezvous on a port of our choosing (rank 0 serves the store).
-  int port = 0;
-  {  // a port free now: bound to 0, read back, released
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-  }
+  const int port = free_port();
   std::vector<std::vector<double>> got(2);
   std::vector<std::string> errors(2);
   auto worker = [&](int rank) {
     try {
-      auto g = dist::ProcessGroup::create({rank, 2, port}, false, std::chrono::seconds(30));
+      dist::WorkerEnv env;
+      env.rank = rank, env.world_size = 2, env.port = port;
+      auto g = dist::ProcessGroup::create(env, false, std::chrono::seconds(30));
       std::vector<at::Tensor> t{at::full({3}, rank + 1.0), at::full({2}, 10.0 * (rank + 1), at::kDouble)};
       g->all_reduce(t, dist::Reduce::kSum);
       auto avg = g->all_reduce(std::vector<double>{rank * 2.0}, dist::Reduce::kAvg);
@@ -326,6 +331,119 @@ TEST(Dist, WorkerFailureIsReportedNotHung) {
   // --batch not divisible by --gpus: refused with a message, on every rank.
   EXPECT_EQ(run(exe + f.distill(f.dir / "e", 1024, 3) + " --gpus 2", &err), 1);
   EXPECT_NE(err.find("not divisible by --gpus 2"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace hyb
+
+namespace hyb {
+namespace {
+
+// Sets environment variables for one scope and restores what was there (unset or the old value).
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const char* name : {"HYB_RANK", "HYB_WORLD_SIZE", "HYB_MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK",
+                             "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS",
+                             "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE", "SLURM_JOB_NODELIST", "SLURM_NODELIST"}) {
+      const char* v = std::getenv(name);
+      saved_.emplace_back(name, v ? std::optional<std::string>(v) : std::nullopt);
+      unsetenv(name);
+    }
+    for (const auto& [k, v] : vars) setenv(k, v, 1);
+  }
+  ~ScopedEnv() {
+    for (const auto& [k, v] : saved_) v ? setenv(k.c_str(), v->c_str(), 1) : unsetenv(k.c_str());
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// torchrun's and Slurm's variables (as their documentation lists them) give the rank, the world,
+// the local rank (the GPU) and the rendezvous; ours take precedence; a world of one is no group.
+TEST(DistEnv, TorchrunAndSlurmVariables) {
+  {
+    ScopedEnv e({});
+    EXPECT_FALSE(dist::worker_env().has_value());
+  }
+  {
+    ScopedEnv e({{"RANK", "5"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "4"},
+                 {"MASTER_ADDR", "node07"}, {"MASTER_PORT", "29511"}});
+    const auto w = dist::worker_env();
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(w->launcher, "torchrun");
+    EXPECT_EQ(w->rank, 5);
+    EXPECT_EQ(w->world_size, 8);
+    EXPECT_EQ(w->local_rank, 1);
+    EXPECT_EQ(w->local_world_size, 4);
+    EXPECT_EQ(w->master_addr, "node07");
+    EXPECT_EQ(w->port, 29511);
+  }
+  {
+    ScopedEnv e({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29500"}});
+    EXPECT_FALSE(dist::worker_env().has_value());  // torchrun --nproc-per-node 1: one process
+  }
+  {
+    ScopedEnv e({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_PORT", "29500"}});
+    try {
+      dist::worker_env();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& err) {
+      EXPECT_EQ(std::string(err.what()), "MASTER_ADDR: not set (torchrun sets it together with the others of its environment)");
+    }
+  }
+  {
+    ScopedEnv e({{"SLURM_PROCID", "3"}, {"SLURM_NTASKS", "4"}, {"SLURM_LOCALID", "1"},
+                 {"SLURM_JOB_NODELIST", "gpu[03-05,07],cpu1"}});
+    const auto w = dist::worker_env();
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(w->launcher, "Slurm");
+    EXPECT_EQ(w->rank, 3);
+    EXPECT_EQ(w->world_size, 4);
+    EXPECT_EQ(w->local_rank, 1);
+    EXPECT_EQ(w->master_addr, "gpu03");
+    EXPECT_EQ(w->port, 29500);
+  }
+  {
+    ScopedEnv e({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}, {"SLURM_JOB_NODELIST", "a,b"},
+                 {"MASTER_ADDR", "10.0.0.9"}, {"MASTER_PORT", "4000"}, {"HYB_RANK", "1"}, {"HYB_WORLD_SIZE", "2"},
+                 {"HYB_MASTER_PORT", "5000"}});
+    const auto w = dist::worker_env();  // our launcher's workers inside a Slurm job: ours win
+    ASSERT_TRUE(w.has_value());
+    EXPECT_EQ(w->launcher, "hybridize --gpus");
+    EXPECT_EQ(w->rank, 1);
+    EXPECT_EQ(w->master_addr, "127.0.0.1");
+    EXPECT_EQ(w->port, 5000);
+  }
+  EXPECT_EQ(dist::first_slurm_host("node1"), "node1");
+  EXPECT_EQ(dist::first_slurm_host("a,b"), "a");
+  EXPECT_EQ(dist::first_slurm_host("gpu-[009-012]-ib"), "gpu-009-ib");
+  EXPECT_EQ(dist::first_slurm_host("x[2,4],y[1-3]"), "x2");
+}
+
+// Two processes started as torchrun starts them (the variables set here, one process per rank,
+// no --gpus) distil as one process does.
+TEST(Dist, TorchrunEnvironmentEqualsOneProcess) {
+  if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
+  HYB_REQUIRE_BINARY(bin);
+  const Fixture f("dist_torchrun");
+  const std::string exe = "'" + bin + "' ";
+  ASSERT_EQ(run(exe + f.distill(f.dir / "one")), 0);
+  const int port = free_port();
+  auto rank = [&](int r) {
+    return "env RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
+           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " + exe +
+           f.distill(f.dir / "two");
+  };
+  std::thread other([&] { EXPECT_EQ(run(rank(1), nullptr, f.dir / "rank1.err"), 0); });
+  EXPECT_EQ(run(rank(0), nullptr, f.dir / "rank0.err"), 0);
+  other.join();
+  const json b = json::parse(std::ifstream(f.dir / "two" / "distill.json"));
+  EXPECT_EQ(b["processes"], 2);
+  const double two = max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "two" / "linear.safetensors");
+  std::printf("max relative weight difference, torchrun-style 2 processes: %.3g\n", two);
+  EXPECT_LT(two, 1e-4);  // the bound of TwoProcessDistillEqualsOneProcess (float reduction order)
 }
 
 }  // namespace
