@@ -144,6 +144,7 @@ bool loopback(const std::string& addr) { return addr == "localhost" || addr.rfin
 
 struct ProcessGroup::Impl {
   int rank = 0, world = 1;
+  std::string launcher;
   at::Device device{at::kCPU};
   c10::intrusive_ptr<::c10d::Store> store;
   c10::intrusive_ptr<HYB_C10D_BACKEND> backend;
@@ -159,9 +160,22 @@ struct ProcessGroup::Impl {
 #endif
   }
 
+  // Waits for a collective; a failure (a peer stopped, a host unreachable, a timeout) becomes one
+  // line naming this rank and host and the backend's reason (which names the peer's address).
+  void wait(const c10::intrusive_ptr<::c10d::Work>& work, const char* what) {
+    try {
+      work->wait();
+    } catch (const std::exception& e) {
+      std::string reason = e.what();
+      if (const size_t nl = reason.find('\n'); nl != std::string::npos) reason.resize(nl);
+      fail(launcher, "rank {} on {}: {} failed (another process stopped or cannot be reached): {}", rank, this_host(),
+           what, reason);
+    }
+  }
+
   void all_reduce_flat(at::Tensor& flat) {
     std::vector<at::Tensor> t{flat};
-    backend->allreduce(t)->wait();  // SUM (Gloo has no AVG: callers divide)
+    wait(backend->allreduce(t), "all-reduce");  // SUM (Gloo has no AVG: callers divide)
   }
 };
 
@@ -177,6 +191,7 @@ std::unique_ptr<ProcessGroup> ProcessGroup::create(const WorkerEnv& env, bool cu
   auto impl = std::make_unique<Impl>();
   impl->rank = env.rank;
   impl->world = env.world_size;
+  impl->launcher = env.launcher;
   ::c10d::TCPStoreOptions so;
   so.port = static_cast<uint16_t>(env.port);
   so.isServer = env.rank == 0;
@@ -260,7 +275,7 @@ std::vector<std::vector<double>> ProcessGroup::all_gather(const std::vector<doub
     std::vector<std::vector<at::Tensor>> out(1);
     for (int r = 0; r < W; ++r) out[0].push_back(at::empty_like(in));
     std::vector<at::Tensor> inputs{in};
-    impl_->backend->allgather(out, inputs)->wait();
+    impl_->wait(impl_->backend->allgather(out, inputs), "all-gather");
     return out[0];
   };
   // Lengths first, then every rank's values padded to the longest.
@@ -285,7 +300,7 @@ void ProcessGroup::broadcast(std::vector<double>& values, int root) {
   std::vector<at::Tensor> t{at::tensor(values, at::kDouble).to(impl_->device)};
   ::c10d::BroadcastOptions o;
   o.rootRank = root;
-  impl_->backend->broadcast(t, o)->wait();
+  impl_->wait(impl_->backend->broadcast(t, o), "broadcast");
   const at::Tensor c = t[0].cpu();
   values.assign(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
@@ -293,7 +308,7 @@ void ProcessGroup::broadcast(std::vector<double>& values, int root) {
 void ProcessGroup::barrier() {
   ::c10d::BarrierOptions o;
   if (impl_->device.is_cuda()) o.device_ids = {impl_->device.index()};
-  impl_->backend->barrier(o)->wait();
+  impl_->wait(impl_->backend->barrier(o), "barrier");
 }
 
 #else  // no backend in this build: create() explains what is missing
