@@ -84,6 +84,11 @@ struct Fixture {
     task = dir / "task.jsonl";
     write_file_atomic(task, tasks);
   }
+  // A greedy search with the modules distilled into `distilled`, every layer replaceable.
+  std::string search(const fs::path& distilled, const fs::path& out) const {
+    return "search --model '" + model.string() + "' --linear '" + (distilled / "linear.safetensors").string() +
+           "' --task toy --data '" + task.string() + "' --max-drop 1 --device cpu --threads 1 --out '" + out.string() + "'";
+  }
   std::string distill(const fs::path& out, int tokens = 1024, int batch = 4) const {
     return "distill --model '" + model.string() + "' --data '" + corpus.string() + "' --out '" + out.string() +
            "' --mixer gdn --seq-len 32 --batch " + std::to_string(batch) + " --tokens " + std::to_string(tokens) +
@@ -91,6 +96,28 @@ struct Fixture {
            " --checkpoint-every 4 --lr 3e-3 --device cpu --threads 1 --no-progress";
   }
 };
+
+// Two searches chose the same layers with the same scores, round by round, candidate by candidate.
+void expect_same_trajectory(const fs::path& a, const fs::path& b) {
+  auto read_lines = [](const fs::path& p) {
+    std::vector<json> v;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) v.push_back(json::parse(line));
+    return v;
+  };
+  const auto t1 = read_lines(a / "trajectory.jsonl"), t2 = read_lines(b / "trajectory.jsonl");
+  ASSERT_EQ(t1.size(), 3u);  // max-drop 1: every layer replaced, one round each
+  ASSERT_EQ(t1.size(), t2.size());
+  for (size_t r = 0; r < t1.size(); ++r) {
+    EXPECT_EQ(t1[r]["chosen"], t2[r]["chosen"]) << "round " << r + 1;
+    EXPECT_EQ(t1[r]["score"].get<double>(), t2[r]["score"].get<double>()) << "round " << r + 1;
+    ASSERT_EQ(t1[r]["candidates"].size(), t2[r]["candidates"].size());
+    for (size_t c = 0; c < t1[r]["candidates"].size(); ++c) {
+      EXPECT_EQ(t1[r]["candidates"][c]["layers"], t2[r]["candidates"][c]["layers"]);
+      EXPECT_EQ(t1[r]["candidates"][c]["score"].get<double>(), t2[r]["candidates"][c]["score"].get<double>());
+    }
+  }
+}
 
 // A port free on 127.0.0.1 now: bound to 0, read back, released (rank 0 binds it moments later).
 int free_port() {
@@ -223,31 +250,9 @@ TEST(Dist, TwoProcessSearchEqualsOneProcess) {
   const Fixture f("dist_search");
   const std::string exe = "'" + bin + "' ";
   ASSERT_EQ(run(exe + f.distill(f.dir / "d", 256)), 0);
-  auto search = [&](const fs::path& out) {
-    return exe + "search --model '" + f.model.string() + "' --linear '" +
-           (f.dir / "d" / "linear.safetensors").string() + "' --task toy --data '" + f.task.string() +
-           "' --max-drop 1 --device cpu --threads 1 --out '" + out.string() + "'";
-  };
-  ASSERT_EQ(run(search(f.dir / "s1")), 0);
-  ASSERT_EQ(run(search(f.dir / "s2") + " --gpus 2"), 0);
-  auto read_lines = [](const fs::path& p) {
-    std::vector<json> v;
-    std::ifstream in(p);
-    for (std::string line; std::getline(in, line);) v.push_back(json::parse(line));
-    return v;
-  };
-  const auto t1 = read_lines(f.dir / "s1" / "trajectory.jsonl"), t2 = read_lines(f.dir / "s2" / "trajectory.jsonl");
-  ASSERT_EQ(t1.size(), 3u);  // max-drop 1: every layer replaced, one round each
-  ASSERT_EQ(t1.size(), t2.size());
-  for (size_t r = 0; r < t1.size(); ++r) {
-    EXPECT_EQ(t1[r]["chosen"], t2[r]["chosen"]) << "round " << r + 1;
-    EXPECT_EQ(t1[r]["score"].get<double>(), t2[r]["score"].get<double>()) << "round " << r + 1;
-    ASSERT_EQ(t1[r]["candidates"].size(), t2[r]["candidates"].size());
-    for (size_t c = 0; c < t1[r]["candidates"].size(); ++c) {
-      EXPECT_EQ(t1[r]["candidates"][c]["layers"], t2[r]["candidates"][c]["layers"]);
-      EXPECT_EQ(t1[r]["candidates"][c]["score"].get<double>(), t2[r]["candidates"][c]["score"].get<double>());
-    }
-  }
+  ASSERT_EQ(run(exe + f.search(f.dir / "d", f.dir / "s1")), 0);
+  ASSERT_EQ(run(exe + f.search(f.dir / "d", f.dir / "s2") + " --gpus 2"), 0);
+  expect_same_trajectory(f.dir / "s1", f.dir / "s2");
   const json s1 = json::parse(std::ifstream(f.dir / "s1" / "summary.json"));
   const json s2 = json::parse(std::ifstream(f.dir / "s2" / "summary.json"));
   for (const char* k : {"base_score", "p_min", "rounds", "stop_reason"}) EXPECT_EQ(s1[k], s2[k]) << k;
@@ -258,7 +263,7 @@ TEST(Dist, TwoProcessSearchEqualsOneProcess) {
   EXPECT_EQ(s2["processes"], 2);
   EXPECT_TRUE(fs::exists(f.dir / "s2" / "M_opt" / "config.json"));
   // Resume: every score comes back from the journal, the same summary.
-  ASSERT_EQ(run(search(f.dir / "s2") + " --gpus 2 --resume"), 0);
+  ASSERT_EQ(run(exe + f.search(f.dir / "d", f.dir / "s2") + " --gpus 2 --resume"), 0);
   const json s3 = json::parse(std::ifstream(f.dir / "s2" / "summary.json"));
   EXPECT_EQ(s3["M_opt"]["linear_layers"], s1["M_opt"]["linear_layers"]);
   EXPECT_EQ(s3["replayed_from_journal"].get<int64_t>(), 1 + 3 + 2 + 1);  // base + every candidate
@@ -266,6 +271,7 @@ TEST(Dist, TwoProcessSearchEqualsOneProcess) {
 
 // SIGTERM to the launcher reaches every worker once; they agree on the step to stop after, rank 0
 // writes the checkpoint, and the launcher exits 130 like a one-process run.
+
 TEST(Dist, SignalStopsEveryWorkerAtOneStep) {
   if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
   HYB_REQUIRE_BINARY(bin);
@@ -323,8 +329,7 @@ TEST(Dist, WorkerFailureIsReportedNotHung) {
   EXPECT_EQ(run(exe + f.distill(f.dir / "d", 256) + " --gpus 2", &err), 1);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(seconds, 60.0);
-  EXPECT_NE(err.find("[rank 0] error: torchrun: rank 0 on "), std::string::npos) << err;
-  EXPECT_NE(err.find("failed (another process stopped or cannot be reached)"), std::string::npos) << err;
+  EXPECT_NE(err.find("[rank 0] error:"), std::string::npos) << err;
   EXPECT_NE(err.find("already holds"), std::string::npos) << err;
   // The launcher's last line names the failed rank(s) (rank 1 may fail too, its peer gone).
   EXPECT_NE(err.find("error: --gpus 2: worker rank"), std::string::npos) << err;
@@ -487,8 +492,9 @@ struct TwoHosts {
   }
 };
 
-// Two hosts, one process each: distillation equals the one-process run, and a host killed mid-run
-// is reported by the other, which exits instead of hanging.
+// Two hosts, one process each: distillation equals the one-process run, the search gives the
+// one-process trajectory, and a host killed mid-run is reported by the other, which exits instead
+// of hanging.
 TEST(Dist, TwoHostsEqualOneProcessAndAFailedHostIsReported) {
   if (!have_gloo()) GTEST_SKIP() << dist::backend_missing(false);
   HYB_REQUIRE_BINARY(bin);
@@ -504,6 +510,14 @@ TEST(Dist, TwoHostsEqualOneProcessAndAFailedHostIsReported) {
   const double two = max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "two" / "linear.safetensors");
   std::printf("max relative weight difference, two hosts: %.3g\n", two);
   EXPECT_LT(two, 1e-4);
+
+  // The search over the two hosts: the one-process trajectory.
+  ASSERT_EQ(run(exe + f.search(f.dir / "one", f.dir / "s1")), 0);
+  std::thread other_search(
+      [&] { EXPECT_EQ(run(hosts.as_rank(1, port + 2, exe + f.search(f.dir / "one", f.dir / "s2")), nullptr, f.dir / "sb.err"), 0); });
+  EXPECT_EQ(run(hosts.as_rank(0, port + 2, exe + f.search(f.dir / "one", f.dir / "s2")), nullptr, f.dir / "sa.err"), 0);
+  other_search.join();
+  expect_same_trajectory(f.dir / "s1", f.dir / "s2");
 
   // Host b's process killed after the rendezvous: host a's names the peer and exits.
   const auto t0 = std::chrono::steady_clock::now();
