@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "util/error.h"
@@ -44,8 +45,13 @@ inline std::filesystem::path hybridize_binary() {
 }
 
 // Temporary directory unique to the running test, removed and recreated.
+// One per checkout (named after the test binary's folder), so that the suites of two checkouts
+// running at once on one machine never share a folder.
 inline std::filesystem::path temp_dir(const std::string& name) {
-  auto p = std::filesystem::temp_directory_path() / ("hyb_test_" + name);
+  std::error_code ec;
+  const auto exe_dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path().string();
+  const std::string checkout = std::to_string(std::hash<std::string>{}(exe_dir) % 1000000);
+  auto p = std::filesystem::temp_directory_path() / ("hyb_test_" + checkout + "_" + name);
   remove_tree(p);  // not std::filesystem::remove_all: see util/files.h
   std::filesystem::create_directories(p);
   return p;

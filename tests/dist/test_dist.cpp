@@ -45,7 +45,7 @@ int run(const std::string& cmd, std::string* err = nullptr, const fs::path& err_
   // One stderr file per test: ctest runs tests in parallel, and a shared file mixed their output.
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const fs::path ef = !err_file.empty() ? err_file
-                                        : fs::temp_directory_path() / (std::string("hyb_test_dist_err_") + info->name() + ".txt");
+                                        : test::temp_dir(std::string("dist_err_") + info->name()) / "stderr.txt";
   const std::string full = "HYB_DIST_TIMEOUT=60 timeout 120 " + cmd + " >/dev/null 2>'" + ef.string() + "'";
   const int st = std::system(full.c_str());
   std::ifstream in(ef);
