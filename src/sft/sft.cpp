@@ -150,7 +150,6 @@ SftResult run_sft(const SftOptions& o) {
   const ParamList selected = select_parameters(*model, o.train);
   model->requires_grad(false);
   TrainableParams params = TrainableParams::of(selected, model->device(), adamw);
-  std::set<std::string> trained(params.names.begin(), params.names.end());
   int64_t n_trained = 0;
   for (const auto& m : params.masters) n_trained += m.numel();
 
@@ -288,9 +287,11 @@ SftResult run_sft(const SftOptions& o) {
     tensors.emplace_back(name, m == master_of.end() ? t : m->second.detach().to(at::kCPU, t.scalar_type()).contiguous());
   }
   std::map<std::string, std::string> meta = {{"format", "pt"}};
-  if (fs::exists(o.model_dir / "model.safetensors"))
-    for (const auto& [k, v] : SafetensorsFile::open(o.model_dir / "model.safetensors")->metadata())
+  if (fs::exists(o.model_dir / "model.safetensors")) {
+    const auto file = SafetensorsFile::open(o.model_dir / "model.safetensors");  // alive while iterated
+    for (const auto& [k, v] : file->metadata())
       if (k.rfind("teacher_", 0) == 0) meta[k] = v;  // the hybrid's provenance carries over
+  }
   save_safetensors(out / "model.safetensors", tensors, meta);
   copy_tokenizer_files(o.model_dir, out);
   write_file_atomic(out / "config.json", read_file(o.model_dir / "config.json"));

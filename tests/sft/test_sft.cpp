@@ -28,9 +28,9 @@ SftOptions arc_options(const fs::path& model, const fs::path& tasks, const std::
   o.out_dir = test::temp_dir(out) / "out";
   o.task = "arc_easy";
   o.tasks_dir = tasks.string();
-  o.seq_len = 96;
+  o.seq_len = 192;
   o.batch = 4;
-  o.tokens = steps * 4 * 96;
+  o.tokens = steps * 4 * 192;
   o.lr = 1e-3;
   o.warmup = 2;
   o.checkpoint_every = 0;
@@ -106,7 +106,8 @@ TEST(Sft, ResumeAfterInterruptionIsBitForBit) {
   full.eval_limit = 16;
   const SftResult rf = run_sft(full);
   EXPECT_EQ(rf.steps, 7);
-  EXPECT_EQ(rf.skipped_too_long, 0);
+  EXPECT_GT(rf.examples, 2000);  // of ARC-Easy's 2251 training documents; the rest are longer than a row
+  EXPECT_EQ(rf.examples + rf.skipped_too_long, 2251);
   ASSERT_TRUE(rf.eval_before.contains("acc"));
   ASSERT_TRUE(rf.eval_after.contains("acc"));
 
