@@ -31,6 +31,7 @@ void add_search(CLI::App& app);
 void add_export(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_distill(CLI::App& app);
+void add_sft(CLI::App& app);
 void add_perplexity(CLI::App& app);
 void add_demo(CLI::App& app);
 

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   hyb::cli::add_export(app);
   hyb::cli::add_eval(app);
   hyb::cli::add_distill(app);
+  hyb::cli::add_sft(app);
   hyb::cli::add_perplexity(app);
   hyb::cli::add_demo(app);
   try {

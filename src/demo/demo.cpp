@@ -128,6 +128,8 @@ json run_demo(const DemoOptions& opt) {
   json world_j = {{"seq_len", sc.seq_len}, {"vocab_size", vocab_size()}, {"tasks", json::array()}};
   for (const auto& t : tasks) {
     write_task_jsonl(t, opt.out / "tasks" / (t.name + ".jsonl"));
+    // Questions of an independent draw (split 2), for fine-tuning (`hybridize sft --data`).
+    write_task_jsonl(world.task(t.name, t.name == "recall" ? sc.recall_episodes : sc.local_episodes, 2), opt.out / "tasks" / (t.name + "_train.jsonl"));
     world_j["tasks"].push_back(
         {{"name", t.name}, {"ability", t.ability}, {"questions", t.items.size()}, {"examples", examples(t, 2)}});
   }

@@ -36,6 +36,7 @@ struct DemoOptions {
 //   search/<task>.json  each task's search summary; search/<task>.jsonl its score journal
 //   hybrids/<task>/     each task's M_opt hybrid, exported (loads like any model)
 //   tasks/<task>.jsonl  the evaluation questions as {"context", "choices", "gold"} lines
+//   tasks/<task>_train.jsonl  as many questions of an independent draw, for `hybridize sft`
 //   report.json, report.txt, search.svg, placement.svg, decode.svg
 // and returns the report (report.json's content).
 nlohmann::json run_demo(const DemoOptions& opt);

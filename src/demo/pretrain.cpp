@@ -6,8 +6,10 @@
 
 #include "demo/vocab.h"
 #include "demo/world.h"
-#include "distill/adamw.h"
 #include "model/model.h"
+#include "train/loop.h"
+#include "train/params.h"
+#include "train/schedule.h"
 
 namespace hyb::demo {
 
@@ -61,53 +63,54 @@ at::Tensor to_ids(const std::vector<std::vector<int32_t>>& rows) {
 
 PretrainResult pretrain(CausalLM& model, const World& world, const PretrainOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  model.requires_grad(true);
-  std::vector<at::Tensor> params;  // handles sharing the model's tensors: updates land in the model
-  std::vector<bool> decay;         // matrices and embeddings decay, RMSNorm gains do not
-  for (auto& [name, t] : model.parameters()) {
-    params.push_back(*t);
-    decay.push_back(t->dim() >= 2);
-  }
   AdamWOptions adam_opt;
   adam_opt.weight_decay = opt.weight_decay;
-  AdamW adam(params, decay, adam_opt);
-  // Phase 2's learning rate at its step i of n: cosine from lr to lr * min_lr_ratio.
-  auto cosine = [&](int64_t i, int64_t n) {
-    const double lo = opt.lr * opt.min_lr_ratio,
-                 p = static_cast<double>(i) / static_cast<double>(std::max<int64_t>(1, n));
-    return lo + (opt.lr - lo) * 0.5 * (1 + std::cos(M_PI * p));
-  };
+  // fp32 masters bound into the model's slots (the model is fp32: the slots hold the masters);
+  // matrices and embeddings decay, RMSNorm gains do not.
+  TrainableParams params = TrainableParams::of(model.parameters(), model.device(), adam_opt);
+  params.bind(at::kFloat);
 
   PretrainResult r;
-  auto train_step = [&](int64_t step, bool recall_only, double lr) {
+  int64_t step = 0;  // over both phases: the world's training batch of this step
+  auto train_step = [&](bool recall_only, double lr) {
     auto ids = to_ids(world.training_batch(/*stream=*/0, step, opt.batch, recall_only));
     const int64_t T = ids.size(1);
     auto logits = model.forward(ids.narrow(1, 0, T - 1));  // [B,T-1,V]
     auto target = ids.narrow(1, 1, T - 1).reshape({-1});
     auto loss = at::nll_loss(at::log_softmax(logits.reshape({-1, logits.size(-1)}), -1), target);
     loss.backward();
-    clip_grad_norm(params, opt.clip);
-    adam.step(lr);
-    adam.zero_grad();
+    clip_grad_norm(params.masters, opt.clip);
+    params.opt.step(lr);
+    params.opt.zero_grad();
     r.loss.push_back(loss.item<double>());
     if (opt.on_step) opt.on_step(step, recall_only ? 1 : 2, r.loss.back());
-  };
-
-  // Phase 1: recall only, until mastered.
-  int64_t step = 0;
-  while (step < opt.max_recall_steps) {
-    train_step(step, true, opt.lr * std::min(1.0, static_cast<double>(step + 1) / opt.warmup));
     ++step;
-    if (step % opt.check_every == 0 && opt.recall_accuracy) {
-      torch::NoGradGuard no_grad;
-      r.recall_accuracy = opt.recall_accuracy();
-      if (r.recall_accuracy >= opt.mastery) break;
-    }
-  }
+  };
+  // No checkpoints (the demo reruns in a minute), so Ctrl-C keeps its default action.
+  LoopOptions lo;
+  lo.progress = false, lo.catch_signals = false;
+
+  // Phase 1: recall only, warm-up then constant, until mastered.
+  const LrSchedule phase1{opt.lr, 1.0, opt.warmup, opt.max_recall_steps, /*cosine=*/false};
+  lo.total_steps = opt.max_recall_steps;
+  LoopHooks h1;
+  h1.step = [&](int64_t s) { train_step(true, phase1.at(s)); };
+  h1.finished = [&] {
+    if (step % opt.check_every != 0 || !opt.recall_accuracy) return false;
+    torch::NoGradGuard no_grad;
+    r.recall_accuracy = opt.recall_accuracy();
+    return r.recall_accuracy >= opt.mastery;
+  };
+  TrainLoop(lo).run(h1);
   r.recall_steps = step;
-  // Phase 2: the mixture, cosine-decayed.
-  for (int64_t i = 0; i < opt.mixed_steps; ++i, ++step) train_step(step, false, cosine(i, opt.mixed_steps));
-  model.requires_grad(false);
+
+  // Phase 2: the mixture, cosine-decayed from lr (no warm-up).
+  const LrSchedule phase2{opt.lr, opt.min_lr_ratio, 0, opt.mixed_steps};
+  lo.total_steps = opt.mixed_steps;
+  LoopHooks h2;
+  h2.step = [&](int64_t s) { train_step(false, phase2.at(s - 1)); };
+  TrainLoop(lo).run(h2);
+  params.unbind();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

@@ -12,7 +12,8 @@
 // local kinds claim the attention heads first and the jump mostly never comes within minutes.
 // Recall first, local kinds second, and the length of phase 1 decided by mastery rather than a
 // fixed count, make the teacher reliable. Learning rate: linear warm-up, constant through
-// phase 1, cosine down to lr * min_lr_ratio over phase 2.
+// phase 1, cosine down to lr * min_lr_ratio over phase 2. Both phases run on the training core
+// (train/: fp32 masters, AdamW, clipping, the step loop).
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -11,9 +11,10 @@
 // and AdamW step. Relative MSE = MSE / Var(A_l(x_l)) makes layers of different scales comparable
 // (1 = no better than predicting the mean output).
 //
-// Files of this folder: data (corpus -> packed sequences), adamw (the optimiser), trainer (the
-// loop, metrics, checkpoints, outputs; it writes linear.safetensors through linear/linear_file),
-// perplexity (held-out perplexity of a full or hybrid model).
+// Files of this folder: data (corpus -> packed sequences), trainer (the distillation step, metrics
+// and outputs on the training core of train/: optimiser, schedule, checkpoints, loop; it writes
+// linear.safetensors through linear/linear_file), perplexity (held-out perplexity of a full or
+// hybrid model).
 // Students, captures, held-out evaluation and checkpoints: students.h (internal).
 #pragma once
 #include <ATen/core/Tensor.h>

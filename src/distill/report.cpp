@@ -26,18 +26,6 @@ std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j) {
   return m;
 }
 
-void truncate_log(const fs::path& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("step") || j["step"].get<int64_t>() > step) continue;
-    kept += line + "\n";
-  }
-  write_file_atomic(path, kept);
-}
-
 void write_plots(const fs::path& dir, const std::vector<int64_t>& layers) {
   std::map<int64_t, PlotSeries> train, held;
   for (int64_t l : layers) train[l].name = held[l].name = "layer " + std::to_string(l);

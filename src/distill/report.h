@@ -16,10 +16,6 @@ namespace hyb {
 nlohmann::json metrics_json(const std::vector<LayerMetrics>& m);
 std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j);
 
-// Keeps the lines of a log up to `step` (a resumed run redoes the steps after its checkpoint;
-// a line cut short by the interruption is dropped).
-void truncate_log(const std::filesystem::path& log, int64_t step);
-
 // loss.svg (training MSE per layer against the step, log y) and heldout.svg (held-out rel-MSE),
 // from dir/log.jsonl, so a resumed run's plots cover every run.
 void write_plots(const std::filesystem::path& dir, const std::vector<int64_t>& layers);

@@ -6,19 +6,12 @@
 
 #include "dist/process_group.h"
 #include "io/layers.h"
-#include "io/safetensors.h"
 #include "linear/linear.h"
 #include "model/model.h"
 #include "util/error.h"
-#include "util/files.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
-
-void Student::bind(at::ScalarType dtype) {
-  for (size_t i = 0; i < slots.size(); ++i)
-    *slots[i] = dtype == at::kFloat ? masters[i] : masters[i].to(dtype);
-}
 
 std::vector<Student> make_students(CausalLM& teacher, const LinearSettings& settings,
                                    const std::vector<int64_t>& layers, uint64_t seed, const AdamWOptions& adamw) {
@@ -27,21 +20,8 @@ std::vector<Student> make_students(CausalLM& teacher, const LinearSettings& sett
     Student s;
     s.layer = l;
     s.module = make_linear_mixer_from_attention(settings, teacher.attention_weights(l), seed + static_cast<uint64_t>(l));
-    std::vector<at::Tensor> params;
-    std::vector<bool> decay;
-    for (auto& [name, t] : s.module->parameters()) {
-      if (!t->defined()) continue;
-      s.names.push_back(name);
-      s.slots.push_back(t);
-      // A fresh fp32 leaf, owned here (never a view of the teacher's or a mapped file's memory).
-      at::Tensor m = t->detach().to(teacher.device(), at::kFloat).clone();
-      m.set_requires_grad(true);
-      s.masters.push_back(m);
-      params.push_back(m);
-      decay.push_back(m.dim() >= 2);  // matrices decay; gains, biases and gate offsets do not
-    }
+    static_cast<TrainableParams&>(s) = TrainableParams::of(s.module->parameters(), teacher.device(), adamw);
     if (s.masters.empty()) fail("--mixer", "the {} module of layer {} has no parameters", settings.kind, l);
-    s.opt = AdamW(params, decay, adamw);
     out.push_back(std::move(s));
   }
   return out;
@@ -111,66 +91,6 @@ std::vector<LayerMetrics> evaluate(CausalLM& teacher, std::vector<Student>& stud
     m.push_back({students[i].layer, mse, var > 0 ? mse / var : std::numeric_limits<double>::infinity()});
   }
   return m;
-}
-
-// --------------------------------------------------------------------------------------------
-// Checkpoints
-
-namespace {
-
-std::string full_name(const Student& s, size_t i) {
-  return linear_prefix(s.layer) + s.names[i];
-}
-
-}  // namespace
-
-void save_checkpoint(const fs::path& dir, std::vector<Student>& students, const nlohmann::json& state) {
-  std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (auto& s : students)
-    for (size_t i = 0; i < s.masters.size(); ++i) {
-      tensors.emplace_back("master/" + full_name(s, i), s.masters[i].detach());
-      tensors.emplace_back("exp_avg/" + full_name(s, i), s.opt.exp_avg()[i]);
-      tensors.emplace_back("exp_avg_sq/" + full_name(s, i), s.opt.exp_avg_sq()[i]);
-    }
-  save_safetensors(dir / "checkpoint.safetensors", tensors, {{"format", "pt"}, {"state", state.dump()}});
-  write_file_atomic(dir / "checkpoint.json", state.dump(2) + "\n");
-}
-
-nlohmann::json read_checkpoint_state(const fs::path& dir) {
-  const fs::path path = dir / "checkpoint.safetensors";
-  auto f = SafetensorsFile::open(path);
-  auto it = f->metadata().find("state");
-  if (it == f->metadata().end()) fail(path.string(), "no \"state\" metadata (not a distill checkpoint)");
-  try {
-    return nlohmann::json::parse(it->second);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path.string(), "\"state\" metadata is not JSON ({})", e.what());
-  }
-}
-
-nlohmann::json load_checkpoint(const fs::path& dir, std::vector<Student>& students) {
-  const fs::path path = dir / "checkpoint.safetensors";
-  auto f = SafetensorsFile::open(path);
-  nlohmann::json state = read_checkpoint_state(dir);
-  const int64_t step = state.at("step").get<int64_t>();
-  at::NoGradGuard ng;
-  auto restore = [&](const std::string& name, at::Tensor& dst) {
-    if (!f->has(name)) fail(path.string(), "missing tensor '{}'", name);
-    at::Tensor v = f->tensor(name);
-    if (v.sizes() != dst.sizes() || v.scalar_type() != at::kFloat)
-      fail(path.string(), "tensor '{}' has shape {} ({}), expected {} (float32)", name, c10::str(v.sizes()),
-           f->entry(name).dtype, c10::str(dst.sizes()));
-    dst.copy_(v);  // in place: keeps the masters as the optimiser's leaves
-  };
-  for (auto& s : students) {
-    for (size_t i = 0; i < s.masters.size(); ++i) {
-      restore("master/" + full_name(s, i), s.masters[i]);
-      restore("exp_avg/" + full_name(s, i), s.opt.exp_avg()[i]);
-      restore("exp_avg_sq/" + full_name(s, i), s.opt.exp_avg_sq()[i]);
-    }
-    s.opt.set_steps(step);
-  }
-  return state;
 }
 
 }  // namespace hyb

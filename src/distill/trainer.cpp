@@ -9,6 +9,7 @@
 // are of the global batch), each student's gradients (averaged before clipping and AdamW, so every
 // rank takes the same update), the losses, and the decision to stop; rank 0 writes every file.
 // Learning rate: linear warm-up over W steps, then cosine from lr down to lr * min_lr_ratio.
+// The step loop, the optimiser, checkpoints and the log are the training core's (train/).
 // On CUDA in one process, each student's update (everything after the teacher) is recorded as a
 // CUDA graph after two eager steps and replayed from then on, so that its thousand-odd small
 // kernels cost one launch (the same weights; +7.5% tokens/s on the Qwen2.5-1.5B shape, BENCHMARKS.md).
@@ -16,12 +17,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <set>
-#include <sstream>
 #include <utility>
 
 #include "dist/process_group.h"
@@ -36,13 +33,15 @@
 #include "linear/ops/dispatch.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
+#include "train/log.h"
+#include "train/loop.h"
+#include "train/schedule.h"
 #include "util/cuda_graph.h"
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
-#include "util/interrupt.h"
 #include "util/profile.h"
-#include "util/progress.h"
 #include "util/threads.h"
 
 namespace hyb {
@@ -63,13 +62,6 @@ class Distiller {
   DistillResult run();
 
  private:
-  // lr at update number s = 1, 2, ..., total.
-  double learning_rate(int64_t s) const {
-    if (s <= warmup_) return o_.lr * static_cast<double>(s) / static_cast<double>(warmup_);
-    const double p = static_cast<double>(s - warmup_) / static_cast<double>(std::max<int64_t>(1, total_ - warmup_));
-    const double lo = o_.lr * o_.min_lr_ratio;
-    return lo + (o_.lr - lo) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, p)));
-  }
   void open_out_dir();  // a fresh directory, or the state of its checkpoint (--resume)
   // One training step; returns each layer's (loss, target variance). Throws on a non-finite loss.
   std::vector<std::pair<double, double>> train_step(double lr);
@@ -84,15 +76,13 @@ class Distiller {
   std::vector<LayerMetrics> evaluate_now() {
     return evaluate(*teacher_, students_, held_out_, std::max<int64_t>(1, o_.batch / world_), dtype_, o_.group);
   }
-  bool stop_requested() const {  // agreed by every rank (each rank's signal flag may differ)
-    const bool mine = StopOnSignal::stop_requested() || (o_.stop_after_steps > 0 && step_ >= o_.stop_after_steps);
-    return o_.group ? o_.group->any(mine) : mine;
+  std::vector<CheckpointPart> checkpoint_parts() {
+    std::vector<CheckpointPart> parts;
+    for (auto& s : students_) parts.push_back({linear_prefix(s.layer), &s});
+    return parts;
   }
   nlohmann::json state(double seconds) const;
   void write_outputs();
-  void log(const nlohmann::json& j) {
-    if (root_) log_ << j.dump() << "\n" << std::flush;
-  }
 
   const DistillOptions& o_;
   int64_t rank_ = 0, world_ = 1;
@@ -107,13 +97,15 @@ class Distiller {
   std::unique_ptr<SequenceStream> stream_;
   std::vector<std::vector<int32_t>> held_out_;
   int64_t tokens_per_step_ = 0, total_ = 0, warmup_ = 0;
+  LrSchedule schedule_;
   AdamWOptions adamw_;
   std::vector<Student> students_;
   nlohmann::json fingerprint_;  // what a resumed run must share with the run it continues
-  int64_t step_ = 0, last_ckpt_ = -1;
+  int64_t step_ = 0;
   double seconds_before_ = 0;  // training time of earlier runs (resume)
+  TrainLoop* loop_ = nullptr;  // while run() runs
   DistillResult r_;
-  std::ofstream log_;
+  JsonlLog log_;
   // CUDA graphs: one per student, sharing one memory pool and two static inputs (the captured
   // mixer input and target of the student being replayed).
   bool profiling_ = false;  // this step is profiled: train_step times the teacher and the students apart
@@ -163,6 +155,7 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
   tokens_per_step_ = o.batch * o.seq_len;
   total_ = std::max<int64_t>(1, (o.tokens + tokens_per_step_ - 1) / tokens_per_step_);
   warmup_ = o.warmup >= 0 ? o.warmup : std::max<int64_t>(1, total_ / 50);
+  schedule_ = {o.lr, o.min_lr_ratio, warmup_, total_};
   adamw_.weight_decay = o.weight_decay;
   students_ = make_students(*teacher_, settings_, layers_, o.seed, adamw_);
   r_.total_steps = total_;
@@ -187,26 +180,21 @@ void Distiller::open_out_dir() {
     // Anything else in it (an unrelated log.jsonl, say) is not ours to truncate.
     if (root_) require_new_output_dir("--out", out, {o_.model_dir});
     if (root_) fs::create_directories(out);
-    if (root_) log_.open(out / "log.jsonl", std::ios::trunc);
+    log_.open(out / "log.jsonl", -1, root_);
     return;
   }
   if (root_) fs::create_directories(out);
   if (!fs::exists(out / "checkpoint.safetensors"))
     fail((out / "checkpoint.safetensors").string(), "--resume: no checkpoint to resume from");
-  const nlohmann::json was = read_checkpoint_state(out).at("fingerprint");
-  for (auto it = fingerprint_.begin(); it != fingerprint_.end(); ++it)
-    if (!was.contains(it.key()) || was[it.key()] != it.value())
-      fail("--resume", "'{}' was {} in the checkpoint, now {}: resume with the same settings", it.key(),
-           was.contains(it.key()) ? was[it.key()].dump() : "absent", it.value().dump());
-  const nlohmann::json s = load_checkpoint(out, students_);
-  step_ = last_ckpt_ = s.at("step").get<int64_t>();
+  require_same_settings(fingerprint_, read_checkpoint_state(out));
+  const nlohmann::json s = load_checkpoint(out, checkpoint_parts());
+  step_ = s.at("step").get<int64_t>();
   seconds_before_ = s.at("seconds").get<double>();
   r_.start = metrics_from_json(s.at("start_metrics"));
   // The same data order as an uninterrupted run: sequences are counted globally, whatever N was.
   stream_->skip(s.at("train_sequences").get<int64_t>());
+  log_.open(out / "log.jsonl", step_, root_);
   if (!root_) return;
-  truncate_log(out / "log.jsonl", step_);
-  log_.open(out / "log.jsonl", std::ios::app);
   fmt::print(stderr, "resuming at step {}/{} ({} training sequences skipped)\n", step_, total_, stream_->consumed());
 }
 
@@ -282,7 +270,7 @@ std::vector<std::pair<double, double>> Distiller::train_step(double lr) {
            "loss is {} at step {} (training sequences {}-{}); stopped: outputs and the last checkpoint ({}) are left "
            "as they were",
            loss, step_ + 1, stream_->consumed() - o_.batch, stream_->consumed() - 1,
-           last_ckpt_ < 0 ? "none yet" : "step " + std::to_string(last_ckpt_));
+           loop_->last_checkpoint() < 0 ? "none yet" : "step " + std::to_string(loop_->last_checkpoint()));
     out.emplace_back(loss, vv[i].item<double>());
   }
   return out;
@@ -292,11 +280,8 @@ at::Tensor Distiller::update(Student& s, const at::Tensor& in, const at::Tensor&
   s.bind(dtype_);
   at::Tensor loss = (s.module->forward(in, pos, nullptr).to(at::kFloat) - target).pow(2).mean();
   loss.backward();
-  if (o_.group) {  // data parallel: this student's mean gradient over the global batch, on every rank
-    std::vector<at::Tensor> grads;
-    for (auto& m : s.masters) grads.push_back(m.grad());
-    o_.group->all_reduce(grads, dist::Reduce::kAvg);  // one packed collective per student
-  }
+  // Data parallel: this student's mean gradient over the global batch, on every rank.
+  if (o_.group) s.all_reduce_grads(*o_.group, /*average=*/true);
   clip_grad_norm(s.masters, o_.clip);
   s.opt.apply();
   return loss.detach();
@@ -344,81 +329,71 @@ DistillResult Distiller::run() {
                world_ > 1 ? fmt::format(" x {} processes ({} sequences each)", world_, o_.batch / world_) : "");
   if (step_ == 0) {
     r_.start = evaluate_now();
-    log({{"step", 0}, {"tokens", 0}, {"heldout", metrics_json(r_.start)}});
+    log_.write({{"step", 0}, {"tokens", 0}, {"heldout", metrics_json(r_.start)}});
   }
 
-  StopOnSignal stop;
-  // The bar counts this run's tokens, so its rate is tokens/s and its ETA the remaining time.
-  Progress bar("distill", (total_ - step_) * tokens_per_step_, "tok",
-               o_.progress && root_ ? Progress::Mode::kAuto : Progress::Mode::kSilent);
-  bar.plain_interval = 30;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto seconds = [&] {
-    return seconds_before_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  };
+  LoopOptions lo;
+  lo.name = "distill";
+  lo.total_steps = total_, lo.tokens_per_step = tokens_per_step_;
+  lo.checkpoint_every = o_.checkpoint_every, lo.stop_after_steps = o_.stop_after_steps;
+  lo.progress = o_.progress, lo.root = root_, lo.group = o_.group;
+  lo.checkpoint_file = o_.out_dir / "checkpoint.safetensors";
+  TrainLoop loop(lo, step_, seconds_before_);
+  loop_ = &loop;
   const size_t L = students_.size();
   std::vector<double> sum_loss(L, 0), sum_rel(L, 0);  // since the last log line
-  int64_t since_log = 0, tokens_run = 0;
-  while (step_ < total_ && !stop_requested()) {
-    const double lr = learning_rate(step_ + 1);
+  int64_t since_log = 0;
+  double worst = -1;
+  int64_t worst_layer = -1;
+  LoopHooks h;
+  h.step = [&](int64_t s) {
+    const double lr = schedule_.at(s);
     std::vector<std::pair<double, double>> lv;
-    if (step_ + 1 == o_.profile_step && root_) {
+    if (s == o_.profile_step && root_) {  // --profile-step: this step's time, teacher and students apart
       profiling_ = true;
-      const std::string kernels = profile_kernels(fmt::format("distill step {} (profiled)", step_ + 1),
+      const std::string kernels = profile_kernels(fmt::format("distill step {} (profiled)", s),
                                                   [&] { lv = train_step(lr); }, teacher_->device(), 0, 15);
       profiling_ = false;
       fmt::print(stderr, "profile of step {}: teacher forward and capture {:.1f} ms, {} students {:.1f} ms ({:.2f} ms each)\n{}",
-                 step_ + 1, teacher_ms_, L, students_ms_, students_ms_ / std::max<size_t>(L, 1), kernels);
+                 s, teacher_ms_, L, students_ms_, students_ms_ / std::max<size_t>(L, 1), kernels);
     } else {
       lv = train_step(lr);
     }
     ++step_;
     ++since_log;
-    tokens_run += tokens_per_step_;
-    double worst = -1;
-    int64_t worst_layer = -1;
+    worst = -1, worst_layer = -1;
     for (size_t i = 0; i < L; ++i) {
       const double rel = lv[i].second > 0 ? lv[i].first / lv[i].second : 0;  // MSE / Var(target)
       sum_loss[i] += lv[i].first, sum_rel[i] += rel;
       if (rel > worst) worst = rel, worst_layer = students_[i].layer;
     }
-
-    // Log (means since the last line), evaluate, checkpoint.
-    const bool last = step_ == total_;
-    const bool eval = (o_.eval_every > 0 && step_ % o_.eval_every == 0) || last;
-    nlohmann::json line = {{"step", step_}, {"tokens", stream_->consumed() * o_.seq_len}};
-    if (step_ % o_.log_every == 0 || last || step_ == 1) {
+  };
+  h.record = [&](int64_t s, bool last) {  // log (means since the last line), evaluate
+    const bool eval = (o_.eval_every > 0 && s % o_.eval_every == 0) || last;
+    nlohmann::json line = {{"step", s}, {"tokens", stream_->consumed() * o_.seq_len}};
+    if (s % o_.log_every == 0 || last || s == 1) {
       nlohmann::json train = nlohmann::json::object();
       for (size_t i = 0; i < L; ++i)
         train[std::to_string(students_[i].layer)] = {{"mse", sum_loss[i] / since_log}, {"rel_mse", sum_rel[i] / since_log}};
-      line["lr"] = lr, line["seconds"] = seconds(), line["train"] = train;
+      line["lr"] = schedule_.at(s), line["seconds"] = loop.seconds(), line["train"] = train;
       std::fill(sum_loss.begin(), sum_loss.end(), 0);
       std::fill(sum_rel.begin(), sum_rel.end(), 0);
       since_log = 0;
     }
     if (eval) line["heldout"] = metrics_json(r_.end = evaluate_now());
-    if (line.size() > 2) log(line);
-    if ((o_.checkpoint_every > 0 && step_ % o_.checkpoint_every == 0) || last) {
-      if (root_) save_checkpoint(o_.out_dir, students_, state(seconds()));
-      last_ckpt_ = step_;
-    }
-    bar.update(tokens_run, fmt::format("step {}/{} | worst rel-MSE {:.4f} (layer {})", step_, total_, worst, worst_layer));
-    if (o_.after_step) o_.after_step(step_);
-  }
-  bar.finish();
+    if (line.size() > 2) log_.write(line);
+  };
+  h.checkpoint = [&] { save_checkpoint(o_.out_dir, checkpoint_parts(), state(loop.seconds())); };
+  h.status = [&] { return fmt::format("step {}/{} | worst rel-MSE {:.4f} (layer {})", step_, total_, worst, worst_layer); };
+  h.after_step = o_.after_step;
+  const bool finished = loop.run(h);
+  loop_ = nullptr;
   r_.steps = step_;
   r_.tokens = stream_->consumed() * o_.seq_len;
-  r_.seconds = seconds();
+  r_.seconds = loop.seconds();
   r_.cuda_graphs = !graphs_.empty();
-
-  if (step_ < total_) {  // stopped by a signal
-    if (last_ckpt_ != step_ && root_) save_checkpoint(o_.out_dir, students_, state(r_.seconds));
+  if (!finished) {  // stopped by a signal or --stop-after-steps: the loop wrote the checkpoint
     r_.interrupted = true;
-    if (root_)
-      fmt::print(stderr, "{} at step {}/{}: checkpoint written to {}; rerun with --resume\n",
-                 StopOnSignal::signal_number() ? fmt::format("interrupted by signal {}", StopOnSignal::signal_number())
-                                               : std::string("stopped (--stop-after-steps)"),
-                 step_, total_, (o_.out_dir / "checkpoint.safetensors").string());
     return r_;
   }
   if (r_.end.empty()) r_.end = evaluate_now();  // resumed a run that had already finished

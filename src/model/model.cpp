@@ -276,7 +276,8 @@ at::Tensor CausalLM::run_layers(at::Tensor h, int64_t from, int64_t to, const Po
 }
 
 at::Tensor CausalLM::logits(const at::Tensor& h) const {
-  return proj(rms_norm(h, final_norm_, cfg_.rms_norm_eps), lm_head_).to(at::kFloat);
+  // A tied head reads embed_ itself: training may rebind that slot to a new tensor.
+  return proj(rms_norm(h, final_norm_, cfg_.rms_norm_eps), cfg_.tie_word_embeddings ? embed_ : lm_head_).to(at::kFloat);
 }
 
 at::Tensor CausalLM::forward(const at::Tensor& ids, ModelCache* cache, const MixerHook& hook) {

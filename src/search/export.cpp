@@ -73,11 +73,15 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   StagedDir staged(out_dir);
   const fs::path& tmp = staged.path();
   save_safetensors(tmp / "model.safetensors", tensors, provenance);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
-                        "vocab.json", "merges.txt", "tokenizer.model"})
-    if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);
+  copy_tokenizer_files(model_dir, tmp);
   write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
   staged.publish("--out", replace_existing);
+}
+
+void copy_tokenizer_files(const fs::path& from, const fs::path& to) {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json",
+                        "vocab.json", "merges.txt", "tokenizer.model"})
+    if (fs::exists(from / f)) fs::copy_file(from / f, to / f, fs::copy_options::overwrite_existing);
 }
 
 }  // namespace hyb

@@ -19,4 +19,8 @@ void export_hybrid(const std::filesystem::path& model_dir, const std::filesystem
                    const std::vector<int64_t>& layers, const std::filesystem::path& out_dir,
                    bool replace_existing = false);
 
+// Copies the tokenizer files a model directory has (tokenizer.json, tokenizer_config.json, ...)
+// into `to`, as every written model directory carries them.
+void copy_tokenizer_files(const std::filesystem::path& from, const std::filesystem::path& to);
+
 }  // namespace hyb

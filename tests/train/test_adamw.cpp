@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "distill/adamw.h"
+#include "train/adamw.h"
 
 namespace hyb {
 namespace {

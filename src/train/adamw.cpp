@@ -1,4 +1,4 @@
-#include "distill/adamw.h"
+#include "train/adamw.h"
 
 #include <ATen/ATen.h>
 

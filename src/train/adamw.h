@@ -1,4 +1,4 @@
-// distill/adamw: AdamW (Loshchilov & Hutter) on fp32 tensors, and gradient-norm clipping.
+// train/adamw: AdamW (Loshchilov & Hutter) on fp32 tensors, and gradient-norm clipping.
 // Written out rather than taken from torch::optim so that its state (step, moments) is plain
 // tensors we checkpoint through safetensors, and so the update is visible:
 //
