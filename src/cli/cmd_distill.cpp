@@ -20,7 +20,7 @@ void add_distill(CLI::App& app) {
   auto model = std::make_shared<std::string>(), tok = std::make_shared<std::string>(),
        out = std::make_shared<std::string>();
   auto no_progress = std::make_shared<bool>(false);
-  auto gpus = std::make_shared<int>(1);
+  auto par = std::make_shared<dist::LaunchOptions>();
   cmd->add_option("--model", *model, "Teacher model directory (Hugging Face Llama / Qwen2)")->required();
   cmd->add_option("--tokenizer", *tok, "Tokenizer directory or tokenizer.json (default: the model's)");
   cmd->add_option("--mixer", a->mixer, "Linear module: " + mixer_kind_list())
@@ -57,10 +57,7 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)")->check(thread_count());
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
-  cmd->add_option("--gpus", *gpus,
-                  "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): data parallel, --batch is "
-                  "the global batch")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  add_parallel_options(cmd, *par, "data parallel, --batch is the global batch");
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
   cmd->add_option("--profile-step", a->profile_step,
@@ -70,15 +67,15 @@ void add_distill(CLI::App& app) {
   auto no_graph = std::make_shared<bool>(false);
   cmd->add_flag("--no-graph", *no_graph,
                 "CUDA: run every step's student updates op by op instead of replaying them as CUDA graphs");
-  cmd->callback([a, model, tok, out, no_progress, gpus, no_graph] {
+  cmd->callback([a, model, tok, out, no_progress, par, no_graph] {
     a->cuda_graph = !*no_graph;
     a->model_dir = *model;
     a->tokenizer_dir = *tok;
     a->out_dir = *out;
-    if (*gpus > 1 && a->batch % *gpus != 0)  // said before any worker starts
-      fail("--batch", "{} is not divisible by --gpus {} (each process takes batch / N sequences of every step)",
-           a->batch, *gpus);
-    auto group = dist::join_or_launch(*gpus, a->device);  // the launcher exits here with its workers' code
+    if (par->world() > 1 && a->batch % par->world() != 0)  // said before any worker starts
+      fail("--batch", "{} is not divisible by --gpus {}{} (each process takes batch / N sequences of every step)", a->batch,
+           par->gpus, par->nnodes > 1 ? fmt::format(" x --nnodes {}", par->nnodes) : "");
+    auto group = dist::join_or_launch(*par, a->device);  // the launcher exits here with its workers' code
     a->group = group.get();
     const bool root = !group || group->is_root();
     a->progress = !*no_progress && root;

@@ -23,7 +23,8 @@ struct SearchArgs {
   std::string strategy = "greedy";
   uint64_t seed = 0;
   bool resume = false, no_prefix_cache = false, stop_on_significant_drop = false;
-  int threads = 0, gpus = 1;
+  int threads = 0;
+  dist::LaunchOptions parallel;
 };
 
 std::string layers_str(const LayerSet& s) {
@@ -58,15 +59,12 @@ void add_search(CLI::App& app) {
   cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)")->check(non_negative());
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
-  cmd->add_option("--gpus", a->gpus,
-                  "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): each round's candidates "
-                  "are split across them")
-      ->check(CLI::PositiveNumber);
+  add_parallel_options(cmd, a->parallel, "each round's candidates are split across them");
   cmd->callback([a] {
     namespace fs = std::filesystem;
     torch::NoGradGuard ng;
     // --gpus N: the launcher exits here with its workers' code; a worker gets its group.
-    auto group = dist::join_or_launch(a->gpus, a->device);
+    auto group = dist::join_or_launch(a->parallel, a->device);
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
     auto tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     auto enc = eval::TextEncoder::from(tok);

@@ -17,7 +17,7 @@ void add_sft(CLI::App& app) {
   auto a = std::make_shared<SftOptions>();
   auto model = std::make_shared<std::string>(), out = std::make_shared<std::string>();
   auto no_progress = std::make_shared<bool>(false), no_pack = std::make_shared<bool>(false);
-  auto gpus = std::make_shared<int>(1);
+  auto par = std::make_shared<dist::LaunchOptions>();
   cmd->add_option("--model", *model, "Model directory: a base checkpoint, an exported hybrid, a search's M_opt/")->required();
   cmd->add_option("--task", a->task, "Task whose training documents become prompt + target delimiter + gold answer");
   cmd->add_option("--split", a->split, "The task's split to train on")->capture_default_str();
@@ -57,15 +57,14 @@ void add_sft(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "Compute dtype (default: bfloat16 on CUDA, float32 on CPU)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)")->check(thread_count());
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
-  cmd->add_option("--gpus", *gpus, "Processes, one per GPU (on --device cpu N Gloo processes): data parallel, --batch is global")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+  add_parallel_options(cmd, *par, "data parallel, --batch is global");
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
-  cmd->callback([a, model, out, no_progress, no_pack, gpus] {
+  cmd->callback([a, model, out, no_progress, no_pack, par] {
     a->model_dir = *model;
     a->out_dir = *out;
     a->pack = !*no_pack;
-    auto group = dist::join_or_launch(*gpus, a->device);  // the launcher exits here with its workers' code
+    auto group = dist::join_or_launch(*par, a->device);  // the launcher exits here with its workers' code
     a->group = group.get();
     const bool root = !group || group->is_root();
     a->progress = !*no_progress && root;

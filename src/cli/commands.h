@@ -7,6 +7,7 @@
 
 namespace CLI { class App; }
 namespace hyb { class CausalLM; }
+namespace hyb::dist { struct LaunchOptions; }
 
 namespace hyb::cli {
 
@@ -21,6 +22,10 @@ void add_compute_options(CLI::App* cmd, std::string& device, std::string& dtype,
 // --kernels fused|reference: which implementation runs the linear modules' chunked forms on CUDA
 // (linear/ops/dispatch.h); set process-wide as the flag is parsed.
 void add_kernels_option(CLI::App* cmd);
+
+// --gpus, --nnodes, --node-rank, --master (dist::LaunchOptions); `what` says what the processes
+// share in this command, for --gpus's help.
+void add_parallel_options(CLI::App* cmd, dist::LaunchOptions& o, const std::string& what);
 
 void add_info(CLI::App& app);
 void add_generate(CLI::App& app);

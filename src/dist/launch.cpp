@@ -69,10 +69,20 @@ std::string describe(int status) {
 
 }  // namespace
 
-int launch_workers(int n) {
+int launch_workers(const LaunchOptions& o) {
+  const int n = o.gpus;
   const std::vector<std::string> args = own_argv();
   setenv("NCCL_NVLS_ENABLE", "0", 1);  // NVLink multicast off, in every process we start
-  const int port = free_port();
+  // One host: a free port on the loopback. Several: the --master every host was given.
+  std::string master_addr = "127.0.0.1";
+  int port = 0;
+  if (o.nnodes > 1) {
+    const size_t colon = o.master.rfind(':');
+    master_addr = o.master.substr(0, colon);
+    port = std::stoi(o.master.substr(colon + 1));  // checked by the flag's validator
+  } else {
+    port = free_port();
+  }
   const pid_t launcher = getpid();
 
   // SIGINT / SIGTERM: remembered here, forwarded to the workers (each in its own process group,
@@ -91,12 +101,16 @@ int launch_workers(int n) {
     std::vector<std::string> env_s;
     for (char** e = environ; *e; ++e) {
       const std::string v = *e;
-      if (v.rfind("HYB_RANK=", 0) == 0 || v.rfind("HYB_WORLD_SIZE=", 0) == 0 || v.rfind("HYB_MASTER_PORT=", 0) == 0)
+      if (v.rfind("HYB_RANK=", 0) == 0 || v.rfind("HYB_WORLD_SIZE=", 0) == 0 || v.rfind("HYB_MASTER_", 0) == 0 ||
+          v.rfind("HYB_LOCAL_", 0) == 0)
         continue;
       env_s.push_back(v);
     }
-    env_s.push_back(fmt::format("HYB_RANK={}", r));
-    env_s.push_back(fmt::format("HYB_WORLD_SIZE={}", n));
+    env_s.push_back(fmt::format("HYB_RANK={}", o.node_rank * n + r));
+    env_s.push_back(fmt::format("HYB_WORLD_SIZE={}", o.world()));
+    env_s.push_back(fmt::format("HYB_LOCAL_RANK={}", r));
+    env_s.push_back(fmt::format("HYB_LOCAL_WORLD_SIZE={}", n));
+    env_s.push_back(fmt::format("HYB_MASTER_ADDR={}", master_addr));
     env_s.push_back(fmt::format("HYB_MASTER_PORT={}", port));
     std::vector<char*> argv, envp;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -119,7 +133,8 @@ int launch_workers(int n) {
     }
     pids[r] = pid;
   }
-  fmt::print(stderr, "launched {} workers (ranks 0-{}, rendezvous 127.0.0.1:{})\n", n, n - 1, port);
+  fmt::print(stderr, "launched {} workers (ranks {}-{} of {}, rendezvous {}:{})\n", n, o.node_rank * n,
+             o.node_rank * n + n - 1, o.world(), master_addr, port);
 
   int alive = n, failed_rank = -1, failed_status = 0, code = 0;
   int forwarded = 0;
@@ -157,7 +172,7 @@ int launch_workers(int n) {
     if (!clean && failed_rank < 0) {
       failed_rank = r, failed_status = st;
       if (alive > 0) {
-        fmt::print(stderr, "error: worker rank {} {}; stopping the other workers\n", r, describe(st));
+        fmt::print(stderr, "error: worker rank {} {}; stopping the other workers\n", o.node_rank * n + r, describe(st));
         // Ranks that failed at the same moment on their own (a peer sees the failed rank's
         // connection close) are reaped first, so that the report names them as failed, not stopped.
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -178,9 +193,11 @@ int launch_workers(int n) {
     std::string also;
     for (int r = 0; r < n; ++r) {
       const bool clean = WIFEXITED(status[r]) && WEXITSTATUS(status[r]) == 0;
-      if (r != failed_rank && !clean && !stopped[r]) also += fmt::format("; rank {} {}", r, describe(status[r]));
+      if (r != failed_rank && !clean && !stopped[r])
+        also += fmt::format("; rank {} {}", o.node_rank * n + r, describe(status[r]));
     }
-    fmt::print(stderr, "error: --gpus {}: worker rank {} {}{}\n", n, failed_rank, describe(failed_status), also);
+    fmt::print(stderr, "error: --gpus {}: worker rank {} {}{}\n", n, o.node_rank * n + failed_rank, describe(failed_status),
+               also);
     code = WIFEXITED(failed_status) && WEXITSTATUS(failed_status) != 0 ? WEXITSTATUS(failed_status) : 1;
     return code;
   }
@@ -189,29 +206,31 @@ int launch_workers(int n) {
   return code;
 }
 
-std::unique_ptr<ProcessGroup> join_or_launch(int n, std::string& device) {
+std::unique_ptr<ProcessGroup> join_or_launch(const LaunchOptions& o, std::string& device) {
+  const int n = o.world();
   const auto env = worker_env();
   if (!env && n <= 1) return nullptr;
-  if (n < 1) fail("--gpus", "must be at least 1 (got {})", n);
+  if (o.gpus < 1 || o.nnodes < 1) fail("--gpus", "--gpus and --nnodes must be at least 1");
   const bool cuda =
       device == "cuda" || (device == "auto" && torch::cuda::is_available()) || device.rfind("cuda:", 0) == 0;
   if (device.rfind("cuda:", 0) == 0 && !env)
-    fail("--device", "{} with --gpus {}: each worker uses cuda:<rank>; pass --device cuda", device, n);
+    fail("--device", "{} with --gpus {}: each worker uses cuda:<local rank>; pass --device cuda", device, o.gpus);
   if (!env) {
     if (const std::string why = backend_missing(cuda); !why.empty())
       fail("--gpus", "{} processes on {}: {}", n, cuda ? "CUDA" : "CPU", why);
-    if (cuda && static_cast<int>(torch::cuda::device_count()) < n)
-      fail("--gpus", "{} requested, this machine has {} CUDA devices", n, torch::cuda::device_count());
+    if (cuda && static_cast<int>(torch::cuda::device_count()) < o.gpus)
+      fail("--gpus", "{} requested, this machine has {} CUDA devices", o.gpus, torch::cuda::device_count());
     std::fflush(nullptr);
-    std::exit(launch_workers(n));
+    std::exit(launch_workers(o));
   }
   if (env->launcher != "hybridize --gpus") {
     // torchrun / srun started every process: each is one rank, on cuda:<local rank>.
-    if (n != 1 && n != env->local_world_size)
-      fail("--gpus", "{} given, but {} started this process as rank {} of {}: each process is one rank; leave --gpus out",
-           n, env->launcher, env->rank, env->world_size);
+    if (o.gpus != 1 || o.nnodes != 1)
+      fail("--gpus", "{} started this process as rank {} of {}: each process is one rank; leave --gpus and --nnodes out",
+           env->launcher, env->rank, env->world_size);
   } else if (env->world_size != n) {
-    fail("--gpus", "{} given, but this worker belongs to a world of {} (HYB_WORLD_SIZE)", n, env->world_size);
+    fail("--gpus", "{} processes given (--gpus x --nnodes), but this worker belongs to a world of {} (HYB_WORLD_SIZE)", n,
+         env->world_size);
   }
   int timeout_s = 1800;  // a rank may wait this long for the others (model loading, a slow step)
   if (const char* t = std::getenv("HYB_DIST_TIMEOUT")) timeout_s = std::max(1, std::atoi(t));

@@ -12,10 +12,21 @@
 
 namespace hyb::dist {
 
-// Starts `n` workers of this command line and waits for them; returns the exit code to use.
-int launch_workers(int n);
+// How a command spreads over processes: --gpus per host, and with --nnodes > 1 this host's place
+// among several (each host runs the same command with its --node-rank; rank 0 of host 0 serves
+// the rendezvous at --master HOST:PORT).
+struct LaunchOptions {
+  int gpus = 1;
+  int nnodes = 1, node_rank = 0;
+  std::string master;  // HOST:PORT, needed when nnodes > 1
+  int world() const { return gpus * nnodes; }
+};
 
-// The command's side of `--gpus N`:
+// Starts this host's o.gpus workers of this command line (global ranks node_rank * gpus + i) and
+// waits for them; returns the exit code to use.
+int launch_workers(const LaunchOptions& o);
+
+// The command's side of `--gpus N` (and `--nnodes`): with n = o.world() processes in all,
 //   n <= 1 and not a worker: nullptr (one process, no group).
 //   the launching process: checks that the backend exists, runs launch_workers and exits with
 //     its code (never returns).
@@ -24,6 +35,6 @@ int launch_workers(int n);
 //     default) or the processes per host.
 // `device` is the command's --device ("cpu", "cuda", "auto", ...): a worker on CUDA gets it back
 // as "cuda:<local rank>"; "cuda:K" with n > 1 is refused.
-std::unique_ptr<ProcessGroup> join_or_launch(int n, std::string& device);
+std::unique_ptr<ProcessGroup> join_or_launch(const LaunchOptions& o, std::string& device);
 
 }  // namespace hyb::dist

@@ -86,7 +86,8 @@ std::optional<WorkerEnv> worker_env() {
     const char* l = "hybridize --gpus";
     e.rank = env_int("HYB_RANK", l), e.world_size = env_int("HYB_WORLD_SIZE", l);
     e.port = env_int("HYB_MASTER_PORT", l);
-    e.local_rank = e.rank, e.local_world_size = e.world_size;
+    e.master_addr = env_str("HYB_MASTER_ADDR", l, "127.0.0.1");
+    e.local_rank = env_int("HYB_LOCAL_RANK", l, e.rank), e.local_world_size = env_int("HYB_LOCAL_WORLD_SIZE", l, e.world_size);
   } else if (std::getenv("RANK") && std::getenv("WORLD_SIZE")) {
     const char* l = "torchrun";
     e.launcher = l;

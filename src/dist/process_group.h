@@ -21,7 +21,8 @@
 namespace hyb::dist {
 
 // This process's place in a run of several processes, from the launcher's environment:
-//   hybridize --gpus N   HYB_RANK, HYB_WORLD_SIZE, HYB_MASTER_PORT (rendezvous on 127.0.0.1)
+//   hybridize --gpus N   HYB_RANK, HYB_WORLD_SIZE, HYB_LOCAL_RANK, HYB_LOCAL_WORLD_SIZE, HYB_MASTER_ADDR
+//                        (127.0.0.1 on one host, --master with --nnodes), HYB_MASTER_PORT
 //   torchrun             RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT
 //   Slurm (srun)         SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, and MASTER_ADDR or else the first
 //                        host of SLURM_JOB_NODELIST, MASTER_PORT or else 29500

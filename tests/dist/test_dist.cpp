@@ -484,15 +484,20 @@ struct TwoHosts {
     int rc = 0;
     test::run_command("ip netns del " + a + " 2>/dev/null; ip netns del " + b + " 2>/dev/null", rc);
   }
-  // `cmd` as rank r of 2 on host r (torchrun's variables; Gloo on the host's veth).
+  // `cmd` on host h (Gloo on the host's veth).
+  std::string on_host(int h, const std::string& cmd) const {
+    const std::string& ns = h == 0 ? a : b;
+    return "ip netns exec " + ns + " env GLOO_SOCKET_IFNAME=" + ns + "v " + cmd;
+  }
+  // `cmd` as rank r of 2 on host r, as torchrun starts it.
   std::string as_rank(int r, int port, const std::string& cmd) const {
-    const std::string& ns = r == 0 ? a : b;
-    return "ip netns exec " + ns + " env RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1" +
-           " MASTER_ADDR=" + addr_a + " MASTER_PORT=" + std::to_string(port) + " GLOO_SOCKET_IFNAME=" + ns + "v " + cmd;
+    return on_host(r, "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=" + addr_a +
+                          " MASTER_PORT=" + std::to_string(port) + " " + cmd);
   }
 };
 
-// Two hosts, one process each: distillation equals the one-process run, the search gives the
+// Two hosts, one process each (started as torchrun starts them, then by our --nnodes launcher):
+// distillation equals the one-process run, the search gives the
 // one-process trajectory, and a host killed mid-run is reported by the other, which exits instead
 // of hanging.
 TEST(Dist, TwoHostsEqualOneProcessAndAFailedHostIsReported) {
@@ -510,6 +515,16 @@ TEST(Dist, TwoHostsEqualOneProcessAndAFailedHostIsReported) {
   const double two = max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "two" / "linear.safetensors");
   std::printf("max relative weight difference, two hosts: %.3g\n", two);
   EXPECT_LT(two, 1e-4);
+
+  // The same with our own launcher on each host: --nnodes 2 --node-rank R --master HOST:PORT.
+  auto ours = [&](int r) {
+    return hosts.on_host(r, exe + f.distill(f.dir / "ours") + " --nnodes 2 --node-rank " + std::to_string(r) + " --master " +
+                                hosts.addr_a + ":" + std::to_string(port + 3));
+  };
+  std::thread other_ours([&] { EXPECT_EQ(run(ours(1), nullptr, f.dir / "ob.err"), 0); });
+  EXPECT_EQ(run(ours(0), nullptr, f.dir / "oa.err"), 0);
+  other_ours.join();
+  EXPECT_LT(max_rel_diff(f.dir / "one" / "linear.safetensors", f.dir / "ours" / "linear.safetensors"), 1e-4);
 
   // The search over the two hosts: the one-process trajectory.
   ASSERT_EQ(run(exe + f.search(f.dir / "one", f.dir / "s1")), 0);
@@ -537,6 +552,28 @@ TEST(Dist, TwoHostsEqualOneProcessAndAFailedHostIsReported) {
   EXPECT_NE(err.find("[rank 0] error: torchrun: rank 0 on "), std::string::npos) << err;
   EXPECT_NE(err.find("failed (another process stopped or cannot be reached)"), std::string::npos) << err;
   EXPECT_NE(err.find(hosts.addr_b), std::string::npos) << "the failed host is not named:\n" << err;
+}
+
+}  // namespace
+}  // namespace hyb
+
+namespace hyb {
+namespace {
+
+// --nnodes, --node-rank and --master are checked before anything starts.
+TEST(DistFlags, SeveralHostsNeedAMasterAndARankBelowTheCount) {
+  HYB_REQUIRE_BINARY(bin);
+  const std::string exe = "'" + bin + "' distill --model m --data d --out o --device cpu ";
+  int rc = -1;
+  std::string out = test::run_command(exe + "--nnodes 2 2>&1", rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("--master: required with --nnodes 2 (host 0's HOST:PORT)"), std::string::npos) << out;
+  out = test::run_command(exe + "--nnodes 2 --node-rank 2 --master h:1 2>&1", rc);
+  EXPECT_NE(out.find("--node-rank: 2 is not below --nnodes 2"), std::string::npos) << out;
+  out = test::run_command(exe + "--nnodes 2 --master host0 2>&1", rc);
+  EXPECT_NE(out.find("expected HOST:PORT, got 'host0'"), std::string::npos) << out;
+  out = test::run_command(exe + "--nnodes 2 --master host0:70000 2>&1", rc);
+  EXPECT_NE(out.find("'70000' is not a port (1-65535)"), std::string::npos) << out;
 }
 
 }  // namespace
