@@ -32,6 +32,7 @@ void add_export(CLI::App& app);
 void add_eval(CLI::App& app);
 void add_distill(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_logits(CLI::App& app);
 void add_demo(CLI::App& app);
 
 }  // namespace hyb::cli

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   hyb::cli::add_eval(app);
   hyb::cli::add_distill(app);
   hyb::cli::add_perplexity(app);
+  hyb::cli::add_logits(app);
   hyb::cli::add_demo(app);
   try {
     app.parse(argc, argv);

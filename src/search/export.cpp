@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/config.h"
+#include "io/hf_code.h"
 #include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear_file.h"
@@ -77,6 +78,7 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
                         "vocab.json", "merges.txt", "tokenizer.model"})
     if (fs::exists(model_dir / f)) fs::copy_file(model_dir / f, tmp / f, fs::copy_options::overwrite_existing);
   write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
+  write_hf_code(tmp);
   staged.publish("--out", replace_existing);
 }
 
