@@ -56,11 +56,14 @@ def suffix_sums(g, dim):
     return torch.cat([inclusive.narrow(dim, 1, C - 1), g.new_zeros(shape)], dim)
 
 
-def _fla_ops():
-    """flash-linear-attention's ops module when installed (None otherwise)."""
+def _fla(op):
+    """flash-linear-attention's chunked kernel `op` ("gla.chunk_gla",
+    "gated_delta_rule.chunk_gated_delta_rule") when fla is installed, else None. Imported by name,
+    not by an import statement, so that transformers' remote-code loader does not require fla."""
     if importlib.util.find_spec("fla") is None:
         return None
-    return importlib.import_module("fla.ops")
+    module, name = op.rsplit(".", 1)
+    return getattr(importlib.import_module("fla.ops." + module), name)
 
 
 # ---- Gated linear attention -----------------------------------------------------------------------
@@ -70,7 +73,7 @@ def _fla_ops():
 
 
 def gla_chunk(q, k, v, gk, scale, h0, chunk):
-    if q.is_cuda and _fla_ops() is not None:
+    if q.is_cuda and _fla("gla.chunk_gla") is not None:
         return _gla_chunk_fla(q, k, v, gk, scale, h0)
     ct = compute_dtype(q)
     B, T, H, K = q.shape
@@ -127,8 +130,8 @@ def _gla_chunk_fla(q, k, v, gk, scale, h0):
     G = H // Hk
     rep = lambda t: t.to(ct).repeat_interleave(G, dim=2)  # noqa: E731
     init = h0.to(ct).repeat_interleave(G, dim=1) if h0 is not None else None
-    o, S = _fla_ops().chunk_gla(q.to(ct), rep(k), rep(v), rep(gk), scale=scale, initial_state=init,
-                                output_final_state=True)
+    o, S = _fla("gla.chunk_gla")(q.to(ct), rep(k), rep(v), rep(gk), scale=scale, initial_state=init,
+                                 output_final_state=True)
     return o, S[:, ::G].contiguous()
 
 
@@ -138,9 +141,10 @@ def _gla_chunk_fla(q, k, v, gk, scale, h0):
 
 
 def gated_delta_chunk(q, k, v, g, beta, scale, h0, chunk):
-    if q.is_cuda and _fla_ops() is not None:
+    fused = _fla("gated_delta_rule.chunk_gated_delta_rule") if q.is_cuda else None
+    if fused is not None:
         ct = compute_dtype(q)
-        return _fla_ops().chunk_gated_delta_rule(
+        return fused(
             q.to(ct), k.to(ct), v.to(ct), g.to(ct), beta.to(ct), scale=scale,
             initial_state=None if h0 is None else h0.to(ct), output_final_state=True)
     ct = compute_dtype(q)
