@@ -103,7 +103,18 @@ def test_left_padded_batch_equals_one_at_a_time(hybrids, model_name, mixer):
         assert batched[i].tolist() == greedy(model, p)[0].tolist(), f"row {i}"
 
 
-def test_not_loadable_as_plain_llama(hybrids):
+def test_not_loadable_as_plain_llama(hybrids, caplog):
     d = hybrids("stories260K", "gdn")
     with pytest.raises(ValueError, match="trust_remote_code"):
         AutoModelForCausalLM.from_pretrained(d, trust_remote_code=False)
+    # Naming Llama's class explicitly bypasses the model type; transformers then says so (a
+    # warning it cannot be kept from giving) and reports the replaced layers' attention as missing.
+    from transformers import LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_propagation()  # transformers' warnings reach pytest's log capture
+    with caplog.at_level("WARNING"):
+        _, info = LlamaForCausalLM.from_pretrained(d, output_loading_info=True)
+    assert "model of type `hybridize`" in caplog.text
+    assert any(".self_attn." in k for k in info["missing_keys"])
+    assert any(".linear_attn." in k for k in info["unexpected_keys"])
