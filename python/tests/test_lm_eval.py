@@ -40,9 +40,14 @@ def test_harness_loglikelihoods_match_hybridize_eval(binary, hybrids, tmp_path):
             assert bool(greedy) == r["is_greedy"], (doc["task"], doc["doc_id"], r["continuation"])
             lls.append(ll)
         # The harness's decisions: argmax of the log-likelihoods, and of them per code point of
-        # the choice (the continuation less the target delimiter " ").
-        norm = [ll / len(r["continuation"].removeprefix(" ")) for ll, r in zip(lls, doc["requests"])]
+        # the choice: the continuation less the target delimiter " ", or for a task whose choices
+        # are contexts (winogrande: one continuation after each filled-in sentence) the context.
+        reqs = doc["requests"]
+        contexts_are_choices = len({r["continuation"] for r in reqs}) == 1 and len({r["context"] for r in reqs}) > 1
+        choices = [r["context"] if contexts_are_choices else r["continuation"].removeprefix(" ") for r in reqs]
+        norm = [ll / len(c) for ll, c in zip(lls, choices)]
         assert max(range(len(lls)), key=lls.__getitem__) == doc["prediction"], (doc["task"], doc["doc_id"])
         if doc.get("prediction_norm") is not None:
             assert max(range(len(norm)), key=norm.__getitem__) == doc["prediction_norm"], (doc["task"], doc["doc_id"])
+    print(f"{len(requests)} requests of {len(docs)} documents: max |harness - hybridize eval| = {worst:.2e}")
     assert worst < 1e-4, f"max |harness - hybridize eval| log-likelihood = {worst}"

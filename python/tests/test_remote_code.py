@@ -68,6 +68,7 @@ def test_logits_match_hybridize(binary, hybrids, model_name, mixer, tmp_path):
             steps.append(o.logits)
             past = o.past_key_values
     err = (logits - ref["logits"]).abs().max().item()
+    print(f"{model_name} {mixer}: max |transformers - hybridize| = {err:.2e}")
     assert err < 1e-4, f"max |transformers - hybridize| = {err}"
     err_cached = (torch.cat(steps, 1) - ref["logits"]).abs().max().item()
     assert err_cached < 1e-4, f"max |cached transformers - hybridize| = {err_cached}"
