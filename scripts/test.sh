@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build and run every test (GoogleTest via CTest). Tests that need ../shared skip outside CI
-# and fail under CI=true when it is missing.
+# Build and run every test (GoogleTest via CTest, then pytest for the Python side). Tests that need
+# ../shared skip outside CI and fail under CI=true when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A machine set up before a package joined the list (libgloo-dev: the --gpus tests) gets it here;
@@ -9,3 +9,7 @@ cd "$(dirname "$0")/.."
 install_missing_packages || echo "warning: could not install the missing packages; continuing"
 scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+# The Python side (python/tests: exported hybrids in transformers), in a cached virtual environment
+# built from python/requirements.txt (scripts/python_env.sh).
+python="$(scripts/python_env.sh)"
+"$python" -m pytest python/tests -q -p no:cacheprovider

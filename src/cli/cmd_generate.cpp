@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 
 #include <iostream>
-#include <sstream>
 
 #include "cli/checks.h"
 #include "cli/commands.h"
@@ -24,27 +23,6 @@ struct GenerateArgs {
   bool print_ids = false, no_stop = false;
   int threads = 0;
 };
-
-std::vector<int64_t> parse_ids(const std::string& s) {
-  std::vector<int64_t> ids;
-  std::stringstream ss(s);
-  std::string item;
-  // Whole items only: std::stoll alone read "1 2" as 1 and "1x" as 1.
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long id = -1;
-    try {
-      id = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || id < 0)
-      fail("--prompt-ids", "'{}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3)", item);
-    ids.push_back(id);
-  }
-  if (ids.empty()) fail("--prompt-ids", "no token ids given");
-  return ids;
-}
 }  // namespace
 
 void add_generate(CLI::App& app) {
@@ -63,7 +41,7 @@ void add_generate(CLI::App& app) {
   cmd->callback([a] {
     torch::NoGradGuard ng;
     std::vector<int64_t> prompt;
-    if (!a->prompt_ids.empty()) prompt = parse_ids(a->prompt_ids);  // before the model loads: fail fast
+    if (!a->prompt_ids.empty()) prompt = parse_token_ids("--prompt-ids", a->prompt_ids);  // before the model loads: fail fast
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
     std::optional<Tokenizer> tok;
     if (a->prompt_ids.empty() || !a->print_ids) tok.emplace(Tokenizer::load(a->model));

@@ -38,6 +38,7 @@ void add_eval(CLI::App& app);
 void add_distill(CLI::App& app);
 void add_sft(CLI::App& app);
 void add_perplexity(CLI::App& app);
+void add_logits(CLI::App& app);
 void add_demo(CLI::App& app);
 
 }  // namespace hyb::cli

@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   hyb::cli::add_distill(app);
   hyb::cli::add_sft(app);
   hyb::cli::add_perplexity(app);
+  hyb::cli::add_logits(app);
   hyb::cli::add_demo(app);
   try {
     hyb::cli::check_known_names(app, argc, argv);

@@ -77,8 +77,16 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
   c.raw = j;
   if (!j.contains("model_type") || !j["model_type"].is_string()) fail(where, "missing required key 'model_type'");
   c.model_type = j["model_type"].get<std::string>();
-  if (c.model_type != "llama" && c.model_type != "qwen2")
-    fail(where, "unknown model_type '{}' (supported: llama, qwen2)", c.model_type);
+  if (c.model_type == kHybridModelType) {
+    // An exported hybrid names its parent decoder separately (see to_json).
+    if (!j.contains("parent_model_type") || !j["parent_model_type"].is_string())
+      fail(where, "model_type '{}' needs 'parent_model_type' (llama or qwen2)", kHybridModelType);
+    c.model_type = j["parent_model_type"].get<std::string>();
+    if (c.model_type != "llama" && c.model_type != "qwen2")
+      fail(where, "unknown parent_model_type '{}' (supported: llama, qwen2)", c.model_type);
+  } else if (c.model_type != "llama" && c.model_type != "qwen2") {
+    fail(where, "unknown model_type '{}' (supported: llama, qwen2, {})", c.model_type, kHybridModelType);
+  }
   try {
     c.hidden_size = required_int(j, "hidden_size", where);
     c.intermediate_size = required_int(j, "intermediate_size", where);
@@ -141,8 +149,25 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {
 json ModelConfig::to_json() const {
   json j = raw;
   j["layer_types"] = layer_types;
-  if (num_linear_layers() > 0) j["linear_attention"] = linear;
-  else j.erase("linear_attention");
+  for (const char* k : {"linear_attention", "parent_model_type", "auto_map"}) j.erase(k);
+  if (num_linear_layers() == 0) {
+    if (j.value("model_type", "") == kHybridModelType)  // every linear layer gone: the parent again
+      j["architectures"] = {model_type == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+    j["model_type"] = model_type;
+    return j;
+  }
+  // A hybrid gets names of its own, so that no library loads it as its parent and silently drops
+  // the linear layers; transformers runs it through the modeling code shipped beside the weights
+  // (python/hybridize_hf, written by hf_code.h's write_hf_code). The parent's q/k/v biases are
+  // written out, since the parent's model_type no longer implies them.
+  j["model_type"] = kHybridModelType;
+  j["parent_model_type"] = model_type;
+  j["architectures"] = {kHybridArchitecture};
+  j["attention_bias"] = attention_bias;
+  j["auto_map"] = {{"AutoConfig", "configuration_hybridize.HybridizeConfig"},
+                   {"AutoModel", "modeling_hybridize.HybridizeModel"},
+                   {"AutoModelForCausalLM", "modeling_hybridize.HybridizeForCausalLM"}};
+  j["linear_attention"] = linear;
   return j;
 }
 

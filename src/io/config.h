@@ -15,6 +15,11 @@
 
 namespace hyb {
 
+// The names an exported hybrid's config.json carries instead of its parent's (which it records
+// as parent_model_type): libraries that do not know them refuse to load it.
+inline constexpr const char* kHybridModelType = "hybridize";
+inline constexpr const char* kHybridArchitecture = "HybridizeForCausalLM";
+
 struct RopeConfig {
   std::string type = "default";  // "default" or "llama3"
   double theta = 10000.0;
@@ -24,7 +29,7 @@ struct RopeConfig {
 };
 
 struct ModelConfig {
-  std::string model_type;  // "llama" | "qwen2"
+  std::string model_type;  // the decoder: "llama" | "qwen2" (a hybrid's parent_model_type)
   int64_t hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int64_t num_heads = 0, num_kv_heads = 0, head_dim = 0, vocab_size = 0;
   int64_t max_position_embeddings = 2048;
@@ -43,7 +48,8 @@ struct ModelConfig {
   static ModelConfig load(const std::filesystem::path& dir_or_file);
   // `where` names the source in error messages.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& where);
-  // The json to write for this config (raw with layer_types / linear_attention updated).
+  // The json to write for this config: raw with layer_types updated; a hybrid (any linear layer)
+  // with its own model_type and architecture, parent_model_type, auto_map and linear_attention.
   nlohmann::json to_json() const;
 
   bool is_linear(int64_t layer) const { return layer_types.at(layer) == kLinearAttention; }

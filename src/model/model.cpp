@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "io/hf_code.h"
 #include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear.h"
@@ -357,6 +358,7 @@ void CausalLM::save(const fs::path& dir) {
   j["dtype"] = dtype_name(dtype());
   j.erase("torch_dtype");
   write_file_atomic(dir / "config.json", j.dump(2) + "\n");
+  if (c.num_linear_layers() > 0) write_hf_code(dir);  // its config names the code (auto_map)
 }
 
 }  // namespace hyb

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/config.h"
+#include "io/hf_code.h"
 #include "io/layers.h"
 #include "io/safetensors.h"
 #include "linear/linear_file.h"
@@ -75,6 +76,7 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
   save_safetensors(tmp / "model.safetensors", tensors, provenance);
   copy_tokenizer_files(model_dir, tmp);
   write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
+  write_hf_code(tmp);
   staged.publish("--out", replace_existing);
 }
 

@@ -3,7 +3,9 @@
 // "linear_attention") and `linear_attention` (the module settings); the base safetensors minus
 // the replaced layers' attention weights, plus the distilled modules of those layers
 // (model.layers.{l}.linear_attn.*, in their distilled dtype so the hybrid computes exactly what
-// the search scored); the tokenizer files copied.
+// the search scored); the tokenizer files copied; the Python modeling code for transformers
+// (io/hf_code). config.json names the model_type "hybridize" (io/config's to_json), so that only
+// code that knows the hybrid loads it.
 #pragma once
 #include <filesystem>
 #include <vector>
