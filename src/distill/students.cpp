@@ -10,6 +10,7 @@
 #include "linear/linear.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 
 namespace hyb {
@@ -141,11 +142,7 @@ nlohmann::json read_checkpoint_state(const fs::path& dir) {
   auto f = SafetensorsFile::open(path);
   auto it = f->metadata().find("state");
   if (it == f->metadata().end()) fail(path.string(), "no \"state\" metadata (not a distill checkpoint)");
-  try {
-    return nlohmann::json::parse(it->second);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path.string(), "\"state\" metadata is not JSON ({})", e.what());
-  }
+  return parse_json(it->second, path.string() + ": \"state\" metadata");
 }
 
 nlohmann::json load_checkpoint(const fs::path& dir, std::vector<Student>& students) {

@@ -1,0 +1,86 @@
+// Hostile input the CLI must refuse in one line naming the file (or flag) and the problem, rather than
+// crash, hang or answer wrongly (issue 16). Each case reproduces what the adversarial campaign found.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+
+#include "../test_util.h"
+
+using hyb::test::run_command;
+
+namespace {
+
+// Runs `hybridize <args>` and checks that it exits 1 with one line, "error: " + a line holding
+// every one of `parts`.
+void expect_refused(const std::string& args, const std::vector<std::string>& parts) {
+  const std::string bin = hyb::test::hybridize_binary().string();
+  ASSERT_FALSE(bin.empty()) << "the hybridize executable was not found";
+  int rc = 0;
+  const std::string out = run_command("timeout 60 '" + bin + "' " + args + " 2>&1", rc);
+  EXPECT_EQ(rc, 1) << args << "\n" << out;
+  EXPECT_EQ(out.rfind("error: ", 0), 0u) << args << "\n" << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << args << "\n" << out;
+  for (const auto& p : parts) EXPECT_NE(out.find(p), std::string::npos) << "missing '" << p << "': " << args << "\n" << out;
+}
+
+std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+// 100000 nested arrays: nlohmann parses them without recursion, but copying or printing the tree
+// recurses once per level, and config.json's copy crashed the process (a segfault, exit 139).
+std::string deeply_nested(const std::string& head) {
+  return head + std::string(100000, '[') + std::string(100000, ']') + "}";
+}
+
+TEST(HostileInput, DeeplyNestedJsonIsRefusedBeforeParsing) {
+  const auto dir = hyb::test::temp_dir("hostile_deep_json");
+  std::ofstream(dir / "config.json") << deeply_nested("{\"model_type\": \"llama\", \"x\": ");
+  expect_refused("info --model " + quoted(dir), {(dir / "config.json").string() + ": ", "nested deeper than 512 levels"});
+
+  // tokenizer.json goes through its own streaming reader: the same limit applies.
+  const auto tok = hyb::test::temp_dir("hostile_deep_tokenizer");
+  std::ofstream(tok / "tokenizer.json") << deeply_nested("{\"model\": {\"type\": \"BPE\"}, \"x\": ");
+  expect_refused("tokenize --model " + quoted(tok) + " --text hi",
+                 {(tok / "tokenizer.json").string() + ": ", "nested deeper than 512 levels"});
+
+  // Arrays inside strings are text, not nesting: a deep-looking string value is read normally
+  // (the file is then refused for what it lacks, not for its depth).
+  std::ofstream(dir / "config.json") << "{\"model_type\": \"llama\", \"x\": \"" + std::string(1000, '[') + "\\\"\"}";
+  expect_refused("info --model " + quoted(dir), {(dir / "config.json").string() + ": ", "hidden_size"});
+}
+
+// A FIFO where a file is expected blocks its reader forever (model.safetensors hung the loader):
+// every input is refused unless it is a regular file. `timeout 60` turns a hang into a failure.
+TEST(HostileInput, NonRegularFilesAreRefusedNotHungOn) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  const auto dir = hyb::test::temp_dir("hostile_fifo");
+  std::filesystem::create_directories(dir / "config");
+  ASSERT_EQ(::mkfifo((dir / "config" / "config.json").c_str(), 0600), 0);
+  expect_refused("info --model " + quoted(dir / "config"),
+                 {(dir / "config" / "config.json").string() + ": not a regular file (a FIFO)"});
+
+  std::filesystem::create_directories(dir / "weights");
+  std::filesystem::copy_file(model / "config.json", dir / "weights" / "config.json");
+  ASSERT_EQ(::mkfifo((dir / "weights" / "model.safetensors").c_str(), 0600), 0);
+  expect_refused("info --model " + quoted(dir / "weights"),
+                 {(dir / "weights" / "model.safetensors").string() + ": not a regular file (a FIFO)"});
+
+  std::filesystem::create_directories(dir / "tok");
+  ASSERT_EQ(::mkfifo((dir / "tok" / "tokenizer.json").c_str(), 0600), 0);
+  expect_refused("tokenize --model " + quoted(dir / "tok") + " --text hi",
+                 {(dir / "tok" / "tokenizer.json").string() + ": not a regular file (a FIFO)"});
+
+  // A task file and a --linear modules file (read before the model is loaded, or after).
+  ASSERT_EQ(::mkfifo((dir / "task.jsonl").c_str(), 0600), 0);
+  expect_refused("eval --model " + quoted(model) + " --task mine --data " + quoted(dir / "task.jsonl"),
+                 {(dir / "task.jsonl").string() + ": not a regular file (a FIFO)"});
+  ASSERT_EQ(::mkfifo((dir / "linear.safetensors").c_str(), 0600), 0);
+  std::ofstream(dir / "text.txt") << "Once upon a time there was a cat.\n";
+  expect_refused("perplexity --model " + quoted(model) + " --linear " + quoted(dir / "linear.safetensors") +
+                     " --data " + quoted(dir / "text.txt"),
+                 {(dir / "linear.safetensors").string() + ": not a regular file (a FIFO)"});
+}
+
+}  // namespace
