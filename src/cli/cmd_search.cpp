@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search_run.h"
+#include "util/error.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hyb::cli {
@@ -61,7 +62,7 @@ void add_search(CLI::App& app) {
   cmd->add_option("--gpus", a->gpus,
                   "Processes, one per GPU (cuda:0..N-1; on --device cpu N Gloo processes): each round's candidates "
                   "are split across them")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->callback([a] {
     namespace fs = std::filesystem;
     torch::NoGradGuard ng;
@@ -126,6 +127,8 @@ void add_export(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required();
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
   cmd->callback([a] {
+    // `--layers ''` parses to no layer at all: the "hybrid" would be the base model under a new name.
+    if (a->layers.empty()) fail("--layers", "names no layer (a hybrid replaces at least one, e.g. --layers 3,7)");
     export_hybrid(a->model, a->linear, a->layers, a->out);
     fmt::print("wrote {} ({} linear layers)\n", a->out, a->layers.size());
   });

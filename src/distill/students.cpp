@@ -157,6 +157,10 @@ nlohmann::json load_checkpoint(const fs::path& dir, std::vector<Student>& studen
     if (v.sizes() != dst.sizes() || v.scalar_type() != at::kFloat)
       fail(path.string(), "tensor '{}' has shape {} ({}), expected {} (float32)", name, c10::str(v.sizes()),
            f->entry(name).dtype, c10::str(dst.sizes()));
+    // A diverged or damaged run: resuming would train on from NaN and rewrite every output with it.
+    if (!at::isfinite(v).all().item<bool>())
+      fail(path.string(), "tensor '{}' holds NaN or infinite values (training diverged or the file is damaged): "
+           "restart without --resume", name);
     dst.copy_(v);  // in place: keeps the masters as the optimiser's leaves
   };
   for (auto& s : students) {

@@ -4,8 +4,11 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <limits>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "../test_util.h"
 
@@ -81,6 +84,76 @@ TEST(HostileInput, NonRegularFilesAreRefusedNotHungOn) {
   expect_refused("perplexity --model " + quoted(model) + " --linear " + quoted(dir / "linear.safetensors") +
                      " --data " + quoted(dir / "text.txt"),
                  {(dir / "linear.safetensors").string() + ": not a regular file (a FIFO)"});
+}
+
+// Flags that reached LibTorch (a trace, or its "not implemented for 'Half'") or were ignored.
+TEST(HostileInput, FlagsThatReachedLibTorchOrWereIgnored) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  const std::string m = " --model " + quoted(model);
+  // The cache is sized prompt + new tokens: 2^63 - 1 overflowed into a LibTorch trace.
+  expect_refused("generate" + m + " --prompt-ids 1 --print-ids --max-new-tokens 9223372036854775807",
+                 {"error: --max-new-tokens: must be from 1 to the model's context of 512 tokens, got 9223372036854775807"});
+  // float16, which the help offers, has no CPU matrix product in LibTorch.
+  for (const std::string cmd : {"generate" + m + " --prompt hi", "bench" + m})
+    expect_refused(cmd + " --device cpu --dtype float16",
+                   {"error: --dtype: float16 runs on CUDA only; on the CPU use float32 or bfloat16"});
+  // `--layers ''` parsed to no layer and wrote the base model as a "hybrid".
+  const auto dir = hyb::test::temp_dir("hostile_flags");
+  expect_refused("export" + m + " --linear " + quoted(dir / "linear.safetensors") + " --layers '' --out " +
+                     quoted(dir / "hybrid"),
+                 {"error: --layers: names no layer"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "hybrid"));
+  // --layers without --linear was ignored: the teacher's perplexity under a name that says otherwise.
+  std::ofstream(dir / "text.txt") << "Once upon a time there was a cat.\n";
+  expect_refused("perplexity" + m + " --data " + quoted(dir / "text.txt") + " --layers 0,1",
+                 {"error: --layers: needs --linear"});
+}
+
+// A gold index past int64 printed "error: stoll".
+TEST(HostileInput, HugeGoldIndexNamesTheTaskLine) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  const auto dir = hyb::test::temp_dir("hostile_gold");
+  std::ofstream(dir / "task.jsonl") << "{\"context\": \"a\", \"choices\": [\"x\", \"y\"], \"gold\": 0}\n"
+                                       "{\"context\": \"b\", \"choices\": [\"x\", \"y\"], \"gold\": \"99999999999999999999999\"}\n";
+  expect_refused("eval --model " + quoted(model) + " --data " + quoted(dir / "task.jsonl"),
+                 {"error: " + (dir / "task.jsonl").string() + ":2: index '99999999999999999999999' is too large"});
+}
+
+// A checkpoint whose fp32 masters hold NaN resumed and rewrote every output with NaN, exit 0.
+TEST(HostileInput, NanCheckpointIsRefusedOnResume) {
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  HYB_REQUIRE_SHARED(corpus, "data/corpora/tinystories/tinystories_val.txt");
+  const auto dir = hyb::test::temp_dir("hostile_nan_checkpoint");
+  const std::string bin = hyb::test::hybridize_binary().string();
+  const std::string args = "distill --model " + quoted(model) + " --data " + quoted(corpus) + " --mixer gla --out " +
+                           quoted(dir / "d") + " --tokens 1536 --seq-len 64 --batch 4 --eval-sequences 2 --no-progress";
+  int rc = 0;
+  const std::string first = run_command("'" + bin + "' " + args + " 2>&1", rc);
+  ASSERT_EQ(rc, 0) << first;
+
+  // One master value set to NaN in place: the header says where the tensor's bytes are.
+  const auto ckpt = dir / "d" / "checkpoint.safetensors";
+  std::fstream f(ckpt, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t n = 0;
+  f.read(reinterpret_cast<char*>(&n), 8);
+  std::string header(n, '\0');
+  f.read(header.data(), static_cast<std::streamsize>(n));
+  std::string name;
+  uint64_t begin = 0;
+  for (const auto& [key, v] : nlohmann::json::parse(header).items())
+    if (key.rfind("master/", 0) == 0) {
+      name = key, begin = v["data_offsets"][0].get<uint64_t>();
+      break;
+    }
+  ASSERT_FALSE(name.empty()) << header;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  f.seekp(static_cast<std::streamoff>(8 + n + begin));
+  f.write(reinterpret_cast<const char*>(&nan), sizeof nan);
+  f.close();
+
+  const auto before = hyb::read_file(dir / "d" / "linear.safetensors");
+  expect_refused(args + " --resume", {"error: " + ckpt.string() + ": tensor '" + name + "' holds NaN or infinite values"});
+  EXPECT_EQ(hyb::read_file(dir / "d" / "linear.safetensors"), before) << "the outputs were rewritten";
 }
 
 }  // namespace
