@@ -11,7 +11,6 @@
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search_run.h"
-#include "util/error.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hyb::cli {
@@ -124,11 +123,9 @@ void add_export(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "Base model directory")->required();
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors)")->required();
-  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required();
+  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required()->check(layer_index());
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
   cmd->callback([a] {
-    // `--layers ''` parses to no layer at all: the "hybrid" would be the base model under a new name.
-    if (a->layers.empty()) fail("--layers", "names no layer (a hybrid replaces at least one, e.g. --layers 3,7)");
     export_hybrid(a->model, a->linear, a->layers, a->out);
     fmt::print("wrote {} ({} linear layers)\n", a->out, a->layers.size());
   });

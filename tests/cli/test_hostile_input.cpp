@@ -94,15 +94,20 @@ TEST(HostileInput, FlagsThatReachedLibTorchOrWereIgnored) {
   expect_refused("generate" + m + " --prompt-ids 1 --print-ids --max-new-tokens 9223372036854775807",
                  {"error: --max-new-tokens: must be from 1 to the model's context of 512 tokens, got 9223372036854775807"});
   // float16, which the help offers, has no CPU matrix product in LibTorch.
-  for (const std::string cmd : {"generate" + m + " --prompt hi", "bench" + m})
+  for (const std::string& cmd : {"generate" + m + " --prompt hi", "bench" + m})
     expect_refused(cmd + " --device cpu --dtype float16",
                    {"error: --dtype: float16 runs on CUDA only; on the CPU use float32 or bfloat16"});
-  // `--layers ''` parsed to no layer and wrote the base model as a "hybrid".
+  // CLI11 read `--layers ''` (or an empty item, "3,,7") as layer 0 and export wrote a hybrid of it.
   const auto dir = hyb::test::temp_dir("hostile_flags");
-  expect_refused("export" + m + " --linear " + quoted(dir / "linear.safetensors") + " --layers '' --out " +
-                     quoted(dir / "hybrid"),
-                 {"error: --layers: names no layer"});
-  EXPECT_FALSE(std::filesystem::exists(dir / "hybrid"));
+  for (const char* layers : {"''", "3,,4"}) {
+    int rc = 0;
+    const std::string out = run_command("'" + hyb::test::hybridize_binary().string() + "' export" + m + " --linear " +
+                                            quoted(dir / "linear.safetensors") + " --layers " + layers + " --out " +
+                                            quoted(dir / "hybrid") + " 2>&1", rc);
+    EXPECT_NE(rc, 0) << out;
+    EXPECT_NE(out.find("--layers: must be a layer index"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir / "hybrid"));
+  }
   // --layers without --linear was ignored: the teacher's perplexity under a name that says otherwise.
   std::ofstream(dir / "text.txt") << "Once upon a time there was a cat.\n";
   expect_refused("perplexity" + m + " --data " + quoted(dir / "text.txt") + " --layers 0,1",
@@ -140,7 +145,8 @@ TEST(HostileInput, NanCheckpointIsRefusedOnResume) {
   f.read(header.data(), static_cast<std::streamsize>(n));
   std::string name;
   uint64_t begin = 0;
-  for (const auto& [key, v] : nlohmann::json::parse(header).items())
+  const auto index = nlohmann::json::parse(header);
+  for (const auto& [key, v] : index.items())
     if (key.rfind("master/", 0) == 0) {
       name = key, begin = v["data_offsets"][0].get<uint64_t>();
       break;
