@@ -38,7 +38,7 @@ inline CLI::Validator positive() {
 // threads hung the process creating them).
 inline CLI::Validator thread_count() { return number_in(0, 1024, "a thread count from 0 (auto) to 1024"); }
 
-// One item of a layer list (export --layers 3,7,11): CLI11 read an empty item ('' or "3,,7") as layer 0.
+// One item of a layer list (export --layers 3,7,11): CLI11 read `--layers ''` as layer 0.
 inline CLI::Validator layer_index() { return number_in(0, 1 << 20, "a layer index (a whole number >= 0)"); }
 
 }  // namespace hyb::cli

@@ -97,9 +97,9 @@ TEST(HostileInput, FlagsThatReachedLibTorchOrWereIgnored) {
   for (const std::string& cmd : {"generate" + m + " --prompt hi", "bench" + m})
     expect_refused(cmd + " --device cpu --dtype float16",
                    {"error: --dtype: float16 runs on CUDA only; on the CPU use float32 or bfloat16"});
-  // CLI11 read `--layers ''` (or an empty item, "3,,7") as layer 0 and export wrote a hybrid of it.
+  // CLI11 read `--layers ''` as layer 0 and export wrote a hybrid of it; a negative index is refused too.
   const auto dir = hyb::test::temp_dir("hostile_flags");
-  for (const char* layers : {"''", "3,,4"}) {
+  for (const char* layers : {"''", "-1"}) {
     int rc = 0;
     const std::string out = run_command("'" + hyb::test::hybridize_binary().string() + "' export" + m + " --linear " +
                                             quoted(dir / "linear.safetensors") + " --layers " + layers + " --out " +
