@@ -10,6 +10,7 @@
 #include "model/model.h"
 #include "search/search.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 #include "util/plot.h"
 #include "util/threads.h"
@@ -104,10 +105,9 @@ void write_bench_plot(const std::string& path, const std::vector<ThroughputRow>&
 std::vector<ThroughputRow> read_bench_rows(const std::vector<std::string>& files) {
   std::vector<ThroughputRow> rows;
   for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) fail(f, "cannot open (--from)");
+    const nlohmann::json file = read_json_file(f);
     try {
-      for (const auto& j : nlohmann::json::parse(in)) rows.push_back(ThroughputRow::from_json(j));
+      for (const auto& j : file) rows.push_back(ThroughputRow::from_json(j));
     } catch (const nlohmann::json::exception& e) {
       fail(f, "not a `hybridize bench --out` file: {}", e.what());
     }

@@ -55,10 +55,10 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--context", a->contexts, "Context lengths")->delimiter(',');
   cmd->add_option("--batch", a->batch, "Batch size, or max (largest that fits)")
       ->check(CLI::IsMember({"max"}) | number_in(1, 1e9, "a batch size >= 1"));
-  cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(CLI::PositiveNumber);
+  cmd->add_option("--new-tokens", a->new_tokens, "Greedy tokens decoded per sequence")->check(positive());
   cmd->add_option("--prefill-chunk", a->prefill_chunk,
                   "Prefill chunk length; 0: the whole context on CUDA, 2048 on the CPU")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto (CUDA when available)")->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "bfloat16 (default on CUDA) or float32");
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth for the bound, bytes/s (default: measured copy bandwidth of an H200 4.3e12 or H100 3.0e12, "
@@ -82,7 +82,7 @@ void add_bench(CLI::App& app) {
     if (a->models.model_dir.empty() && a->models.config.empty()) fail("--model", "give --model DIR or --config CONFIG.json");
     const at::Device dev = parse_device(a->device);
     const at::ScalarType dtype = a->dtype.empty() ? (dev.is_cuda() ? at::kBFloat16 : at::kFloat)
-                                                  : parse_dtype(a->dtype, "--dtype");
+                                                  : parse_compute_dtype(a->dtype, dev, "--dtype");
     BenchRunOptions run;
     run.contexts = a->contexts;
     run.threads = a->threads;

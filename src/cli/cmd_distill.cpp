@@ -30,12 +30,12 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--eval-data", a->eval_data, "Held-out text (default: the first --eval-sequences of --data)");
   cmd->add_option("--out", *out, "Output directory (linear.safetensors, distill.json, log.jsonl, checkpoints, plots)")
       ->required();
-  cmd->add_option("--tokens", a->tokens, "Training tokens")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--tokens", a->tokens, "Training tokens")->check(positive())->capture_default_str();
+  cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(positive())->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Sequences per step")->check(positive())->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Peak learning rate")->check(positive())->capture_default_str();
   cmd->add_option("--min-lr-ratio", a->min_lr_ratio, "Final lr as a fraction of --lr (cosine)")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(number_in(0, 1, "a number from 0 to 1"))->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "Warm-up steps (default: 2% of the steps)");
   cmd->add_option("--weight-decay", a->weight_decay, "AdamW decoupled weight decay (matrices)")->check(non_negative())->capture_default_str();
   cmd->add_option("--clip", a->clip, "Per-layer gradient-norm clip (0: off)")->check(non_negative())->capture_default_str();
@@ -43,11 +43,11 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the fresh gate parameters")->capture_default_str();
   cmd->add_option("--eval-every", a->eval_every, "Held-out evaluation every K steps (0: start and end only)")
       ->check(non_negative())->capture_default_str();
-  cmd->add_option("--eval-sequences", a->eval_sequences, "Held-out sequences")->check(CLI::PositiveNumber)
+  cmd->add_option("--eval-sequences", a->eval_sequences, "Held-out sequences")->check(positive())
       ->capture_default_str();
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Checkpoint every K steps (0: at the end only)")
       ->check(non_negative())->capture_default_str();
-  cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(CLI::PositiveNumber)
+  cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(positive())
       ->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue from --out's checkpoint (same settings and data)");
   a->device = "auto";
@@ -63,7 +63,7 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--profile-step", a->profile_step,
                   "Print where this step's time goes: the teacher and the students apart, and the GPU kernels by "
                   "kind (0: off; take a step after the CUDA graphs are captured, from 3 on)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   auto no_graph = std::make_shared<bool>(false);
   cmd->add_flag("--no-graph", *no_graph,
                 "CUDA: run every step's student updates op by op instead of replaying them as CUDA graphs");

@@ -51,10 +51,10 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to score (default: test if the task has one, else validation)");
   cmd->add_option("--limit", a->limit, "Score only the first N documents of each task")->check(non_negative());
-  cmd->add_option("--num-fewshot", a->num_fewshot, "Few-shot examples from the dev split (MMLU)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--num-fewshot", a->num_fewshot, "Few-shot examples from the dev split (MMLU)")->check(non_negative());
   cmd->add_option("--batch-size", a->batch_size, "Requests per batch: N, or auto (a token budget from free memory)");
   cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (overrides auto's budget)")->check(non_negative());
-  cmd->add_option("--max-length", a->max_length, "Model window for left truncation (default: max_position_embeddings)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-length", a->max_length, "Model window for left truncation (default: max_position_embeddings)")->check(non_negative());
   cmd->add_option("--layout", a->layout, "shared: each context computed once (default); rows: one row per request as the harness")
       ->check(CLI::IsMember({"shared", "rows"}));
   cmd->add_option("--out", a->out, "Write results JSON (lm-evaluation-harness shape)");

@@ -31,7 +31,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model directory")->required();
   auto* p = cmd->add_option("--prompt", a->prompt, "Prompt text");
   cmd->add_option("--prompt-ids", a->prompt_ids, "Prompt as comma-separated token ids")->excludes(p);
-  cmd->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-new-tokens", a->max_new_tokens, "Tokens to generate")->check(positive());
   cmd->add_option("--temperature", a->temperature, "0 = greedy")->check(non_negative());
   cmd->add_option("--top-p", a->top_p, "Nucleus sampling mass")->check(number_in(0, 1, "a number from 0 to 1"));
   cmd->add_option("--seed", a->seed, "Sampling seed");

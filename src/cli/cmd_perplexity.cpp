@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "distill/data.h"
 #include "distill/distill.h"
@@ -38,15 +39,18 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("--linear", a->linear, "linear.safetensors from `hybridize distill`");
   cmd->add_option("--layers", a->layers, "Layers to replace (default: every layer in --linear)");
   cmd->add_flag("--sweep", a->sweep, "Score the teacher, each layer replaced alone, and all replaced");
-  cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(CLI::Range(2, 1 << 20))->capture_default_str();
+  cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(number_in(2, 1 << 20, "a whole number from 2 to 1048576"))->capture_default_str();
   cmd->add_option("--sequences", a->sequences, "Sequences scored (the first ones of --data)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Sequences per forward")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive())->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Sequences per forward")->check(positive())->capture_default_str();
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_option("--json", a->json, "Also write the results to this JSON file");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
+    // Without --linear there is nothing to replace the layers with: ignoring --layers would score
+    // the teacher under a name that says otherwise.
+    if (!a->layers.empty() && a->linear.empty()) fail("--layers", "needs --linear (the modules that replace the layers)");
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
     // Provenance first: modules distilled from another teacher are refused before any work.
     if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);

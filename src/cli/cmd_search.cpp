@@ -121,7 +121,7 @@ void add_export(CLI::App& app) {
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "Base model directory")->required();
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors)")->required();
-  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required();
+  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required()->check(layer_index());
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
   cmd->callback([a] {
     export_hybrid(a->model, a->linear, a->layers, a->out);

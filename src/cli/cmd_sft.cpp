@@ -27,17 +27,17 @@ void add_sft(CLI::App& app) {
   cmd->add_option("--out", *out, "Output model directory (with sft.json, log.jsonl, loss.svg, eval.svg, checkpoint)")->required();
   cmd->add_option("--train", a->train, "Parameter groups to train: all, or linear, attention, mlp (comma-separated)")
       ->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "Passes over the training rows (unless --tokens)")->check(CLI::PositiveNumber)
+  cmd->add_option("--epochs", a->epochs, "Passes over the training rows (unless --tokens)")->check(positive())
       ->capture_default_str();
   cmd->add_option("--tokens", a->tokens, "Train on this many row tokens (batch x seq-len a step) instead of --epochs")
       ->check(non_negative());
   cmd->add_option("--seq-len", a->seq_len, "Tokens per row; longer documents are skipped (counted in sft.json)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Rows per step (global with --gpus)")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(positive())->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Rows per step (global with --gpus)")->check(positive())->capture_default_str();
   cmd->add_flag("--no-pack", *no_pack, "One document a row, padded (default: documents packed into rows)");
-  cmd->add_option("--lr", a->lr, "Peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Peak learning rate")->check(positive())->capture_default_str();
   cmd->add_option("--min-lr-ratio", a->min_lr_ratio, "Final lr as a fraction of --lr (cosine)")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(number_in(0, 1, "a number from 0 to 1"))->capture_default_str();
   cmd->add_option("--warmup", a->warmup, "Warm-up steps (default: 3% of the steps)");
   cmd->add_option("--weight-decay", a->weight_decay, "AdamW decoupled weight decay (matrices)")->check(non_negative())
       ->capture_default_str();
@@ -49,7 +49,7 @@ void add_sft(CLI::App& app) {
   cmd->add_option("--eval-limit", a->eval_limit, "Score only the first N documents of --eval-task")->check(non_negative());
   cmd->add_option("--checkpoint-every", a->checkpoint_every, "Checkpoint every K steps (0: at the end only)")
       ->check(non_negative())->capture_default_str();
-  cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--log-every", a->log_every, "Log line every K steps")->check(positive())->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the row order")->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue from --out's checkpoint (same settings and data)");
   a->device = "auto";

@@ -15,7 +15,7 @@ std::unique_ptr<CausalLM> load_model(const std::string& dir, const std::string& 
                                      int threads) {
   LoadOptions opt;
   opt.device = parse_device(device);
-  if (!dtype.empty()) opt.dtype = parse_dtype(dtype, "--dtype");
+  if (!dtype.empty()) opt.dtype = parse_compute_dtype(dtype, opt.device, "--dtype");
   auto model = CausalLM::load(dir, opt);
   configure_threads(threads, model->config().hidden_size);
   return model;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "dist/launch.h"
 
@@ -12,11 +13,11 @@ namespace hyb::cli {
 void add_parallel_options(CLI::App* cmd, dist::LaunchOptions& o, const std::string& what) {
   cmd->add_option("--gpus", o.gpus, "Processes on this host, one per GPU (cuda:0..N-1; on --device cpu N Gloo "
                                     "processes): " + what)
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+      ->check(number_in(1, 1024, "a process count from 1 to 1024"))->capture_default_str();
   cmd->add_option("--nnodes", o.nnodes, "Hosts running this same command, each with --gpus processes")
-                     ->check(CLI::Range(1, 65536))->capture_default_str();
+      ->check(number_in(1, 65536, "a host count from 1 to 65536"))->capture_default_str();
   cmd->add_option("--node-rank", o.node_rank, "This host's place among --nnodes (0 serves the rendezvous)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(non_negative())->capture_default_str();
   cmd->add_option("--master", o.master, "HOST:PORT of host 0's rendezvous (with --nnodes > 1)")
       ->check([](const std::string& v) -> std::string {
         const size_t colon = v.rfind(':');

@@ -8,6 +8,8 @@
 
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -87,6 +89,7 @@ std::string DocumentReader::where() const {
 bool DocumentReader::open_next_file() {
   if (file_ >= files_.size()) return false;
   const fs::path& f = files_[file_++];
+  require_regular_file(f);
   in_ = std::ifstream(f, std::ios::binary);
   if (!in_) fail(f.string(), "cannot open data file");
   const std::string ext = f.extension().string();
@@ -111,12 +114,7 @@ bool DocumentReader::next(std::string& doc) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF files (wikitext)
     if (jsonl_) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const nlohmann::json::exception& e) {
-        fail(where(), "not a JSON line ({})", e.what());
-      }
+      const nlohmann::json j = parse_json(line, where());
       if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
         fail(where(), "JSON line has no string field \"text\"");
       doc = j["text"].get<std::string>();

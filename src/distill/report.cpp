@@ -6,11 +6,25 @@
 #include <string>
 
 #include "io/safetensors.h"
+#include "util/error.h"
 #include "util/files.h"
+#include "util/json.h"
 #include "util/plot.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
+
+namespace {
+// One log.jsonl line, or a discarded value for a line that is not JSON (cut off by a kill) or
+// nests too deep: the log is ours, and a bad line is skipped rather than refused.
+nlohmann::json log_line(const std::string& line) {
+  try {
+    return parse_json(line, "log.jsonl");
+  } catch (const Error&) {
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+}
+}  // namespace
 
 nlohmann::json metrics_json(const std::vector<LayerMetrics>& m) {
   nlohmann::json j = nlohmann::json::object();
@@ -39,7 +53,7 @@ void write_plots(const fs::path& dir, const std::vector<int64_t>& layers) {
   };
   std::ifstream in(dir / "log.jsonl");
   for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    const auto j = log_line(line);
     if (j.is_discarded()) continue;
     const double step = j.value("step", 0.0);
     if (j.contains("train")) add(train, step, j["train"], "mse");

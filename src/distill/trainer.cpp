@@ -125,7 +125,7 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
          world_);
   LoadOptions lo;
   lo.device = parse_device(o.device);
-  lo.dtype = !o.dtype.empty() ? parse_dtype(o.dtype, "--dtype") : lo.device.is_cuda() ? at::kBFloat16 : at::kFloat;
+  lo.dtype = !o.dtype.empty() ? parse_compute_dtype(o.dtype, lo.device, "--dtype") : lo.device.is_cuda() ? at::kBFloat16 : at::kFloat;
   teacher_ = CausalLM::load(o.model_dir, lo);
   const ModelConfig& cfg = teacher_->config();
   dtype_ = teacher_->dtype();

@@ -9,6 +9,8 @@
 
 #include "eval/text.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/json.h"
 
 namespace hyb::eval {
 
@@ -55,11 +57,7 @@ std::vector<Doc> read_jsonl(const fs::path& file, const std::string& text, int64
     if (py_strip(lines[i]).empty()) continue;
     Doc d;
     d.where = loc(file, i + 1);
-    try {
-      d.fields = json::parse(lines[i]);
-    } catch (const json::parse_error& e) {
-      fail(d.where, "not valid JSON ({})", e.what());
-    }
+    d.fields = parse_json(lines[i], d.where);
     if (!d.fields.is_object()) fail(d.where, "expected a JSON object, got {}", d.fields.type_name());
     docs.push_back(std::move(d));
     if (limit > 0 && static_cast<int64_t>(docs.size()) >= limit) break;
@@ -83,13 +81,11 @@ std::vector<Doc> read_hellaswag_text(const fs::path& file, const std::string& te
 }  // namespace
 
 std::string read_text_file(const fs::path& file) {
-  if (!fs::is_regular_file(file)) fail(file.string(), "file not found");
-  if (ends_with(file.string(), ".bz2")) return read_bz2(file);
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(file.string(), "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (ends_with(file.string(), ".bz2")) {
+    require_regular_file(file);
+    return read_bz2(file);
+  }
+  return read_file(file);
 }
 
 std::vector<Doc> read_docs(const fs::path& file, int64_t limit) {

@@ -54,8 +54,8 @@ int64_t doc_gold(const TaskSpec& task, const Doc& doc, const std::vector<std::st
   // As the harness's doc_to_target: a string of digits is an index, other text names a choice.
   const std::string g = render(task.gold, doc);
   int64_t gold = -1;
-  if (!g.empty() && g.find_first_not_of("0123456789") == std::string::npos) {
-    gold = std::stoll(g);
+  if (const auto index = digits_value(g, doc)) {
+    gold = *index;
   } else {
     for (size_t i = 0; i < choices.size() && gold < 0; ++i)
       if (choices[i] == g) gold = static_cast<int64_t>(i);

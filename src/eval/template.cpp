@@ -1,6 +1,8 @@
 #include "eval/template.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <functional>
 #include <map>
 
@@ -50,6 +52,14 @@ std::vector<std::string> mathqa_options(const std::string& s) {
   return out;
 }
 
+std::optional<int64_t> digits_value(const std::string& s, const Doc& doc) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  errno = 0;
+  const long long v = std::strtoll(s.c_str(), nullptr, 10);
+  if (errno == ERANGE) fail(doc.where, "index '{}' is too large", s);
+  return v;
+}
+
 namespace {
 
 using Filter = std::function<json(const json& v, const std::string& arg, const Doc& doc)>;
@@ -66,8 +76,7 @@ int64_t as_int(const json& v, const Doc& doc, const std::string& expr) {
   if (v.is_number_integer()) return v.get<int64_t>();
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
   if (v.is_string()) {
-    const std::string s = py_strip(v.get<std::string>());
-    if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return std::stoll(s);
+    if (const auto i = digits_value(py_strip(v.get<std::string>()), doc)) return *i;
   }
   fail(doc.where, "'{}' = {} is not an integer", expr, v.dump());
 }

@@ -20,6 +20,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 
 namespace hyb::eval {
@@ -35,6 +36,10 @@ struct Doc {
 nlohmann::json evaluate(const std::string& expr, const Doc& doc);
 // Renders a template; every placeholder must evaluate to a string or a number.
 std::string render(const std::string& tmpl, const Doc& doc);
+
+// A string of ASCII digits as its integer (the harness's int(s) on an index); nullopt for any
+// other text. Digits past int64 ("99999999999999999999999") throw hyb::Error naming doc.where.
+std::optional<int64_t> digits_value(const std::string& s, const Doc& doc);
 
 // The harness's hellaswag preprocess(): strip; " [title]" -> ". "; drop "[...]"; "  " -> " ".
 std::string hellaswag_preprocess(const std::string& text);

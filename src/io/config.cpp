@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -61,14 +62,7 @@ RopeConfig parse_rope(const json& j, const std::string& where) {
 ModelConfig ModelConfig::load(const fs::path& dir_or_file) {
   const fs::path path = fs::is_directory(dir_or_file) ? dir_or_file / "config.json" : dir_or_file;
   if (!fs::exists(path)) fail(path.string(), "not found");
-  json j;
-  try {
-    std::ifstream in(path);
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path.string(), "not valid JSON: {}", e.what());
-  }
-  return from_json(j, path.string());
+  return from_json(read_json_file(path), path.string());
 }
 
 ModelConfig ModelConfig::from_json(const json& j, const std::string& where) {

@@ -10,6 +10,7 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 
 namespace hyb {
@@ -27,13 +28,7 @@ std::string fnv1a_hex(const std::string& bytes) {
 ModelFingerprint model_fingerprint(const fs::path& dir) {
   ModelFingerprint fp;
   const fs::path config = dir / "config.json";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(config));
-  } catch (const nlohmann::json::exception& e) {
-    fail(config.string(), "not valid JSON: {}", e.what());
-  }
-  fp.config = fnv1a_hex(j.dump());
+  fp.config = fnv1a_hex(read_json_file(config).dump());
   const WeightStore store = WeightStore::open_dir(dir);
   std::map<std::string, const TensorEntry*> entries;
   for (const auto& name : store.names()) entries[name] = &store.entry(name);
@@ -48,6 +43,7 @@ ModelFingerprint model_fingerprint(const fs::path& dir) {
 }
 
 std::string file_fingerprint(const fs::path& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot read");
   uint64_t h = 0xcbf29ce484222325ULL;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 
 namespace hyb {
@@ -49,18 +50,14 @@ const DTypeInfo* find_dtype(at::ScalarType t) {
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
   const std::string where = path.string();
-  // O_NONBLOCK: a FIFO under this name must not block the open; it is refused just below.
+  require_regular_file(path);
+  // O_NONBLOCK: a FIFO put under this name since the check must not block the open either.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail(where, "cannot open: {}", std::strerror(errno));
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    fail(where, "cannot stat: {}", std::strerror(errno));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(where, "not a regular file ({}): a safetensors file is expected",
-         S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+    fail(where, "not a regular file");
   }
   const size_t size = static_cast<size_t>(st.st_size);
   if (size < 8) {
@@ -82,12 +79,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const fs::path& path) {
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[i];
   if (n > size - 8) fail(where, "header length {} exceeds the file ({} bytes): truncated or not safetensors", n, size);
-  json header;
-  try {
-    header = json::parse(bytes + 8, bytes + 8 + n);
-  } catch (const std::exception& e) {
-    fail(where, "header is not valid JSON: {}", e.what());
-  }
+  const json header = parse_json(std::string_view(reinterpret_cast<const char*>(bytes + 8), n), where + ": header");
   if (!header.is_object()) fail(where, "header is not a JSON object");
   const uint8_t* data = bytes + 8 + n;
   const size_t data_size = size - 8 - n;
@@ -193,13 +185,7 @@ WeightStore WeightStore::open_dir(const fs::path& dir) {
   const fs::path single = dir / "model.safetensors";
   const fs::path index = dir / "model.safetensors.index.json";
   if (fs::exists(index)) {
-    json j;
-    try {
-      std::ifstream in(index);
-      j = json::parse(in);
-    } catch (const std::exception& e) {
-      fail(index.string(), "not valid JSON: {}", e.what());
-    }
+    const json j = read_json_file(index);
     if (!j.contains("weight_map") || !j["weight_map"].is_object())
       fail(index.string(), "missing 'weight_map' object");
     std::vector<fs::path> shards;

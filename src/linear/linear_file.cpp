@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -69,11 +70,7 @@ LinearFile LinearFile::open(const fs::path& path) {
   const auto& meta = lf.file_->metadata();
   auto settings = meta.find("linear_attention");
   if (settings == meta.end()) fail(where, "no \"linear_attention\" metadata (not a linear.safetensors from distill)");
-  try {
-    lf.settings_json_ = nlohmann::json::parse(settings->second);
-  } catch (const nlohmann::json::exception& e) {
-    fail(where, "metadata \"linear_attention\" is not JSON ({})", e.what());
-  }
+  lf.settings_json_ = parse_json(settings->second, where + ": metadata \"linear_attention\"");
   lf.settings_ = LinearSettings::from_json(lf.settings_json_, where);
   auto layers = meta.find("layers");
   if (layers == meta.end()) fail(where, "no \"layers\" metadata (not a linear.safetensors from distill)");

@@ -50,6 +50,11 @@ std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<st
         fail("prompt", "token id {} is outside the vocabulary (0..{})", t, model.config().vocab_size - 1);
     longest = std::max<int64_t>(longest, p.size());
   }
+  // The cache holds prompt + new tokens: a count beyond the model's context is refused here, before it
+  // sizes an allocation (9223372036854775807 overflowed into a LibTorch trace).
+  const int64_t context = model.config().max_position_embeddings;
+  if (opt.max_new_tokens < 1 || opt.max_new_tokens > context)
+    fail("--max-new-tokens", "must be from 1 to the model's context of {} tokens, got {}", context, opt.max_new_tokens);
   const int64_t max_len = longest + opt.max_new_tokens;
   auto cache = model.make_cache(B, max_len);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);

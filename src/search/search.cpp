@@ -8,6 +8,7 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -30,7 +31,7 @@ ScoreJournal::ScoreJournal(fs::path path, bool resume, bool write) : path_(std::
     if (line.empty()) continue;
     json j;
     try {
-      j = json::parse(line);
+      j = parse_json(line, path_.string());
     } catch (const std::exception&) {
       // A line cut off by the interruption: everything before it is good, it is rescored.
       break;

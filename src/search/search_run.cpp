@@ -15,6 +15,7 @@
 #include "search/task_scorer.h"
 #include "search/uncertainty.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 #include "util/plot.h"
 
@@ -108,17 +109,11 @@ void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
   const fs::path file = out / "search_settings.json", summary = out / "summary.json";
   nlohmann::json then;
   fs::path from;
-  try {
-    if (fs::exists(file)) {
-      std::ifstream in(file);
-      then = nlohmann::json::parse(in), from = file;
-    } else if (fs::exists(summary)) {
-      std::ifstream in(summary);
-      const auto s = nlohmann::json::parse(in);
-      if (s.contains("settings")) then = s["settings"], from = summary;
-    }
-  } catch (const nlohmann::json::exception& e) {
-    fail((fs::exists(file) ? file : summary).string(), "not valid JSON: {}", e.what());
+  if (fs::exists(file)) {
+    then = read_json_file(file), from = file;
+  } else if (fs::exists(summary)) {
+    const auto s = read_json_file(summary);
+    if (s.contains("settings")) then = s["settings"], from = summary;
   }
   if (from.empty()) {
     fmt::print(stderr, "warning: {}: records no search settings (a run from before they were recorded); "

@@ -4,6 +4,7 @@
 #include "tokenizer/json_reader.h"
 
 #include "util/error.h"
+#include "util/json.h"
 
 namespace hyb::tok {
 
@@ -152,6 +153,7 @@ JsonReadResult read_tokenizer_json(const std::string& text, const std::string& w
                                    const JsonTables& tables) {
   JsonReadResult out;
   Reader reader(tables, out);
+  check_json_depth(text, where);  // the tree built for the rest of the file is copied recursively
   if (!json::sax_parse(text, &reader)) fail(where, "{}", reader.error.empty() ? "invalid JSON" : reader.error);
   return out;
 }

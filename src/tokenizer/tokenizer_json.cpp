@@ -9,6 +9,7 @@
 #include "tokenizer/impl.h"
 #include "tokenizer/json_reader.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/files.h"
 
 namespace hyb {
@@ -17,14 +18,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-json read_json(const fs::path& path) {
-  try {
-    return json::parse(read_file(path));
-  } catch (const json::exception& e) {
-    fail(path.string(), "invalid JSON: {}", e.what());
-  }
-}
 
 // model.vocab and model.merges as they stream out of the file (json_reader.h).
 struct Tables {
@@ -164,7 +157,7 @@ Tokenizer Tokenizer::load(const fs::path& dir_or_file) {
     fail(where, "unexpected structure: {}", e.what());
   }
 
-  const json cfg = fs::exists(config) ? read_json(config) : json::object();
+  const json cfg = fs::exists(config) ? read_json_file(config) : json::object();
   try {
     if (!cfg.is_object()) fail(config.string(), "top level is not an object");
     tok::apply_tokenizer_config(cfg, config.string(), *impl);

@@ -5,6 +5,7 @@
 #include "io/safetensors.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -29,11 +30,7 @@ nlohmann::json read_checkpoint_state(const fs::path& dir) {
   auto f = SafetensorsFile::open(path);
   auto it = f->metadata().find("state");
   if (it == f->metadata().end()) fail(path.string(), "no \"state\" metadata (not a training checkpoint)");
-  try {
-    return nlohmann::json::parse(it->second);
-  } catch (const nlohmann::json::exception& e) {
-    fail(path.string(), "\"state\" metadata is not JSON ({})", e.what());
-  }
+  return parse_json(it->second, path.string() + ": \"state\" metadata");
 }
 
 nlohmann::json load_checkpoint(const fs::path& dir, const std::vector<CheckpointPart>& parts) {
@@ -48,6 +45,10 @@ nlohmann::json load_checkpoint(const fs::path& dir, const std::vector<Checkpoint
     if (v.sizes() != dst.sizes() || v.scalar_type() != at::kFloat)
       fail(path.string(), "tensor '{}' has shape {} ({}), expected {} (float32)", name, c10::str(v.sizes()),
            f->entry(name).dtype, c10::str(dst.sizes()));
+    // A diverged or damaged run: resuming would train on from NaN and rewrite every output with it.
+    if (!at::isfinite(v).all().item<bool>())
+      fail(path.string(), "tensor '{}' holds NaN or infinite values (training diverged or the file is damaged): "
+           "restart without --resume", name);
     dst.copy_(v);  // in place: keeps the masters as the optimiser's leaves
   };
   for (const auto& part : parts) {

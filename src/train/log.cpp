@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "util/error.h"
 #include "util/files.h"
+#include "util/json.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -12,8 +14,13 @@ void truncate_log(const fs::path& path, int64_t step) {
   if (!in) return;
   std::string line, kept;
   while (std::getline(in, line)) {
-    const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("step") || j["step"].get<int64_t>() > step) continue;
+    nlohmann::json j;
+    try {
+      j = parse_json(line, path.string());  // depth-checked; a damaged line is dropped, as before
+    } catch (const Error&) {
+      continue;
+    }
+    if (!j.contains("step") || !j["step"].is_number_integer() || j["step"].get<int64_t>() > step) continue;
     kept += line + "\n";
   }
   write_file_atomic(path, kept);

@@ -22,6 +22,13 @@ at::ScalarType parse_dtype(const std::string& n, const std::string& where) {
   fail(where, "unknown dtype '{}' (float32, bfloat16, float16)", n);
 }
 
+at::ScalarType parse_compute_dtype(const std::string& n, c10::Device device, const std::string& where) {
+  const at::ScalarType t = parse_dtype(n, where);
+  if (t == at::kHalf && !device.is_cuda())
+    fail(where, "float16 runs on CUDA only; on the CPU use float32 or bfloat16");
+  return t;
+}
+
 std::string dtype_name(at::ScalarType t) {
   if (t == at::kBFloat16) return "bfloat16";
   if (t == at::kHalf) return "float16";

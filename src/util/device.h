@@ -15,6 +15,9 @@ bool cuda_available();
 // "float16"/"fp16"/"f16"; throws hyb::Error naming `where` for anything else.
 at::ScalarType parse_dtype(const std::string& name, const std::string& where);
 std::string dtype_name(at::ScalarType t);  // "float32" | "bfloat16" | "float16"
+// parse_dtype for a model that computes on `device`: float16 is refused on the CPU, whose LibTorch
+// kernels lack it (matrix products failed with "addmm_impl_cpu_ not implemented for 'Half'").
+at::ScalarType parse_compute_dtype(const std::string& name, c10::Device device, const std::string& where);
 // A --device value: "cpu", "cuda", "cuda:N", or "auto" / "" (CUDA when this build and machine
 // have it, else CPU). Throws hyb::Error naming `flag` for anything else or CUDA without a GPU.
 c10::Device parse_device(const std::string& name, const std::string& flag = "--device");

@@ -176,7 +176,19 @@ void StagedDir::publish(const std::string& flag, bool replace) {
   if (!old.empty()) remove_tree(old);
 }
 
+void require_regular_file(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) fail(path.string(), "file not found");
+    fail(path.string(), "cannot read: {}", std::strerror(errno));
+  }
+  if (S_ISREG(st.st_mode)) return;
+  fail(path.string(), "not a regular file ({})",
+       S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or socket");
+}
+
 std::string read_file(const std::filesystem::path& path) {
+  require_regular_file(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path.string(), "cannot open file");
   std::stringstream ss;

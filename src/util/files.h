@@ -15,7 +15,12 @@ namespace hyb {
 // GPU machine.
 void remove_tree(const std::filesystem::path& path);
 
-// The whole file as bytes; throws hyb::Error naming the file if it cannot be opened.
+// Refuses (hyb::Error naming `path`) a path that is missing or is not a regular file: a directory, or
+// a FIFO, device or socket, whose open or read blocks forever (a FIFO named model.safetensors hung
+// the loader). Every reader of an input file calls this before opening it.
+void require_regular_file(const std::filesystem::path& path);
+
+// The whole file as bytes; throws hyb::Error naming the file if it is not a regular file or cannot be opened.
 std::string read_file(const std::filesystem::path& path);
 
 // Writes through `body` into PATH.tmp, fsyncs, then renames over PATH: readers see the old file

@@ -43,6 +43,16 @@ TEST(CliFlags, OutOfRangeValuesAreRefused) {
       {"bench --model /nonexistent --batch 0", "--batch"},
       {"bench --model /nonexistent --bandwidth -1", "--bandwidth"},
       {"bench --model /nonexistent --threads -1", "--threads"},
+      // CLI11's PositiveNumber, NonNegativeNumber and Range printed their bounds as "0.000000 to" and a
+      // 309-digit number: every numeric flag now says its range in words.
+      {distill + "--lr 0", "--lr"},
+      {distill + "--tokens 0", "--tokens"},
+      {distill + "--min-lr-ratio 2", "--min-lr-ratio"},
+      {generate + "--max-new-tokens 0", "--max-new-tokens"},
+      {"perplexity --model /nonexistent --data x --seq-len 1", "--seq-len"},
+      {"perplexity --model /nonexistent --data x --batch 0", "--batch"},
+      {"eval --model /nonexistent --task t --num-fewshot -1", "--num-fewshot"},
+      {"bench --model /nonexistent --new-tokens 0", "--new-tokens"},
   };
   for (const auto& c : cases) {
     int rc = 0;
@@ -51,6 +61,8 @@ TEST(CliFlags, OutOfRangeValuesAreRefused) {
     EXPECT_NE(out.find(c.flag), std::string::npos) << c.args << "\n" << out;
     EXPECT_NE(out.find("must be"), std::string::npos) << c.args << "\n" << out;
     EXPECT_EQ(out.find("/nonexistent"), std::string::npos) << "refused after parsing: " << c.args << "\n" << out;
+    EXPECT_EQ(out.find("e+308"), std::string::npos) << c.args << "\n" << out;
+    EXPECT_EQ(out.find("0.000000"), std::string::npos) << c.args << "\n" << out;
   }
 }
 

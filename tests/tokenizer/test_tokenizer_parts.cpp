@@ -86,7 +86,7 @@ TEST(TokenizerErrors, MissingVocabOrMerges) {
 TEST(TokenizerErrors, CorruptConfigNamesIt) {
   const fs::path dir = write_tokenizer("tok_badcfg", tiny_json(""));
   std::ofstream(dir / "tokenizer_config.json") << "{ nope";
-  expect_load_error(dir, "tokenizer_config.json", "invalid JSON");
+  expect_load_error(dir, "tokenizer_config.json", "not valid JSON");
 }
 
 TEST(TokenizerAdded, FlagsAndMatching) {
