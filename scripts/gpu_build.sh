@@ -9,4 +9,4 @@ if [ ! -f build-gpu/build.ninja ]; then
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$PWD/.deps/usr" -DCMAKE_CUDA_ARCHITECTURES=90 "$@"
 fi
-cmake --build build-gpu -j"$(nproc)"
+cmake --build build-gpu -j"$(nproc)" ${GPU_TARGETS:+--target $GPU_TARGETS}  # GPU_TARGETS: e.g. "hybridize"

@@ -16,6 +16,9 @@
 #   scaling  distillation tokens/s against the number of students, fused and reference (SCALING_RUNS)
 #   profile  one distillation step profiled (distill --profile-step 4; PROFILE_MIXERS)
 #   dist     --gpus N scaling (GPU_COUNTS="1 2", on a multi-GPU kind)
+#   fla      `export --to fla` run by fla's own model classes and kernels against hybridize's logits
+#            (python/tests/test_fla_export.py), and the remote code's CUDA path (fla's kernels) against the
+#            same (test_remote_code.py); fla from .whl
 # Example: scripts/gpu_run.sh kernels build fused check distill eval search
 # Carry .deps (scripts/gpu_deps.sh), .device (copies of the ../shared files the stages read: configs,
 # fixtures, models, tasks/pubmedqa, corpora/wikitext2_raw, tokenizers/qwen2) and .whl (fla's wheels,
@@ -42,6 +45,9 @@ q15() {  # shape-true random Qwen2.5-1.5B with the real Qwen2 tokenizer
 for stage in "$@"; do
   t0=$(date +%s); echo "=== $stage"
   case $stage in
+    fla) fla; python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
+      HYB_BIN=$H CI=true PYTHONUNBUFFERED=1 timeout ${FLA_LIMIT:-420} python3 -m pytest -q -s -p no:cacheprovider \
+        python/tests/test_fla_export.py python/tests/test_remote_code.py::test_logits_on_cuda_match_hybridize 2>&1 | tee "$R/fla_export.txt" | grep -v Warning | tail -40 ;;
     build) scripts/gpu_build.sh > "$R/build.log" 2>&1 || { tail -40 "$R/build.log"; exit 1; } ;;
     kernels) fla  # the fused kernels alone (nvcc, no LibTorch build): fp64 checks, then timings against fla
       PYTHONUNBUFFERED=1 timeout ${KERNELS_LIMIT:-400} python3 bench/fused_kernels.py ${KERNELS_ARGS:---check --time} \

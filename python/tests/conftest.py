@@ -53,22 +53,42 @@ def run(binary, *args):
 
 
 @pytest.fixture(scope="session")
-def hybrids(binary, tmp_path_factory):
-    """Builds on first use, then reuses, the hybrid of (model, mixer): a few distillation steps (the
-    modules' values only need to be their own, not the parent's) and an export."""
+def distilled(binary, tmp_path_factory):
+    """Builds on first use, then reuses, the distilled modules (linear.safetensors) of (model, mixer):
+    a few distillation steps (the modules' values only need to be their own, not the parent's).
+    `layers`: which layers (default: the model's in MODELS); `norm_eps`: distill's --norm-eps."""
     made = {}
 
-    def get(model, mixer):
-        if (model, mixer) not in made:
-            _, model_rel, tok_rel, layers = next(m for m in MODELS if m[0] == model)
-            work = tmp_path_factory.mktemp(f"{model}-{mixer}")
+    def get(model, mixer, layers=None, norm_eps=None):
+        key = (model, mixer, layers, norm_eps)
+        if key not in made:
+            _, model_rel, tok_rel, default_layers = next(m for m in MODELS if m[0] == model)
+            out = tmp_path_factory.mktemp(f"{model}-{mixer}") / "distill"
+            eps = ["--norm-eps", norm_eps] if norm_eps else []
             run(binary, "distill", "--model", shared(model_rel), "--tokenizer", shared(tok_rel), "--data",
-                shared(CORPUS), "--mixer", mixer, "--layers", layers, "--tokens", 4 * 4 * 32, "--seq-len", 32,
-                "--batch", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu", "--no-progress",
-                "--out", work / "distill")
-            run(binary, "export", "--model", shared(model_rel), "--linear", work / "distill" / "linear.safetensors",
-                "--layers", layers, "--out", work / "hybrid")
-            made[(model, mixer)] = work / "hybrid"
-        return made[(model, mixer)]
+                shared(CORPUS), "--mixer", mixer, "--layers", layers or default_layers, "--tokens", 4 * 4 * 32,
+                "--seq-len", 32, "--batch", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu",
+                "--no-progress", *eps, "--out", out)
+            made[key] = out / "linear.safetensors"
+        return made[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def hybrids(binary, distilled, tmp_path_factory):
+    """Builds on first use, then reuses, the hybrid of (model, mixer): the distilled modules exported
+    `to` a format (hybridize, or fla), replacing `layers` (default: the model's in MODELS)."""
+    made = {}
+
+    def get(model, mixer, to="hybridize", layers=None, norm_eps=None):
+        key = (model, mixer, to, layers, norm_eps)
+        if key not in made:
+            _, model_rel, _, default_layers = next(m for m in MODELS if m[0] == model)
+            out = tmp_path_factory.mktemp(f"{model}-{mixer}-{to}") / "hybrid"
+            run(binary, "export", "--model", shared(model_rel), "--linear", distilled(model, mixer, layers, norm_eps),
+                "--layers", layers or default_layers, "--to", to, "--out", out)
+            made[key] = out
+        return made[key]
 
     return get

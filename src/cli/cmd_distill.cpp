@@ -25,6 +25,10 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--tokenizer", *tok, "Tokenizer directory or tokenizer.json (default: the model's)");
   cmd->add_option("--mixer", a->mixer, "Linear module: " + mixer_kind_list())
       ->check(CLI::IsMember(mixer_kind_names()))->capture_default_str();
+  cmd->add_option("--norm-eps", a->norm_eps,
+                  "Epsilon of the modules' output RMSNorm (default 1e-6; the parent's rms_norm_eps makes an "
+                  "`export --to fla` exact, as fla has one norm_eps)")
+      ->check(positive());
   cmd->add_option("--data", a->data, "Training text: .txt (blank-line separated documents) or .jsonl (\"text\"); files or globs")
       ->required();
   cmd->add_option("--eval-data", a->eval_data, "Held-out text (default: the first --eval-sequences of --data)");

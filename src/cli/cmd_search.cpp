@@ -115,7 +115,7 @@ void add_search(CLI::App& app) {
 void add_export(CLI::App& app) {
   auto* cmd = app.add_subcommand("export", "Write a hybrid model directory");
   struct Args {
-    std::string model, linear, out;
+    std::string model, linear, out, to = "hybridize";
     std::vector<int64_t> layers;
   };
   auto a = std::make_shared<Args>();
@@ -123,9 +123,15 @@ void add_export(CLI::App& app) {
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors)")->required();
   cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required()->check(layer_index());
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
+  cmd->add_option("--to", a->to,
+                  "Format: hybridize (loads in hybridize, and in transformers with trust_remote_code) or fla "
+                  "(flash-linear-attention's GLA / GatedDeltaNet model classes; refused where fla cannot express it)")
+      ->check(CLI::IsMember({"hybridize", "fla"}))
+      ->capture_default_str();
   cmd->callback([a] {
-    export_hybrid(a->model, a->linear, a->layers, a->out);
-    fmt::print("wrote {} ({} linear layers)\n", a->out, a->layers.size());
+    const HybridFormat format = a->to == "fla" ? HybridFormat::kFla : HybridFormat::kHybridize;
+    export_hybrid(a->model, a->linear, a->layers, a->out, /*replace_existing=*/false, format);
+    fmt::print("wrote {} ({} linear layers, {} format)\n", a->out, a->layers.size(), a->to);
   });
 }
 

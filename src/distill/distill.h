@@ -34,6 +34,7 @@ class ProcessGroup;
 struct DistillOptions {
   std::filesystem::path model_dir, tokenizer_dir, out_dir;  // tokenizer_dir empty: the model's
   std::string mixer = "gla";                                // a kind of linear/kinds: gla | gdn | jet
+  double norm_eps = 0;  // > 0: the modules' output-norm epsilon (0: LinearSettings' default, 1e-6)
   std::vector<std::string> data;       // training files or globs (.txt, .jsonl)
   std::vector<std::string> eval_data;  // held-out files; empty: the first sequences of `data`
   int64_t tokens = 100'000'000;        // training tokens (the paper: ~100M)

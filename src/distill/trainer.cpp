@@ -135,6 +135,7 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
   if (o.batch < 1) fail("--batch", "must be at least 1");
   layers_ = parse_layer_list(o.layers, teacher_->num_layers(), "--layers");
   settings_ = LinearSettings::for_model(o.mixer, cfg);
+  if (o.norm_eps > 0) settings_.norm_eps = o.norm_eps;
 
   tok_dir_ = o.tokenizer_dir.empty() ? o.model_dir : o.tokenizer_dir;
   tok_ = std::make_unique<Tokenizer>(Tokenizer::load(tok_dir_));

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/config.h"
+#include "io/fla_format.h"
 #include "io/hf_code.h"
 #include "io/layers.h"
 #include "io/safetensors.h"
@@ -18,7 +19,7 @@ namespace hyb {
 namespace fs = std::filesystem;
 
 void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const std::vector<int64_t>& layers,
-                   const fs::path& out_dir, bool replace_existing) {
+                   const fs::path& out_dir, bool replace_existing, HybridFormat format) {
   if (replace_existing)
     require_outside_inputs("--out", out_dir, {model_dir, distilled});
   else
@@ -69,14 +70,23 @@ void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const s
     cfg.layer_types[l] = kLinearAttention;
   }
   cfg.linear = settings;
+  // fla's format: refused before anything is written where fla cannot express the hybrid.
+  std::string config_text = cfg.to_json().dump(2) + "\n";
+  if (format == HybridFormat::kFla) {
+    const FlaConfig fla = fla_config(cfg, "--to fla");
+    for (const auto& w : fla.warnings) std::cerr << "warning: " << w << "\n";
+    const std::string kind = settings.at("kind").get<std::string>();
+    for (auto& [name, t] : tensors) name = fla_parameter_name(name, kind);
+    config_text = fla.config.dump(2) + "\n";
+  }
 
   // Build in a new sibling directory, then rename it into place.
   StagedDir staged(out_dir);
   const fs::path& tmp = staged.path();
   save_safetensors(tmp / "model.safetensors", tensors, provenance);
   copy_tokenizer_files(model_dir, tmp);
-  write_file_atomic(tmp / "config.json", cfg.to_json().dump(2) + "\n");
-  write_hf_code(tmp);
+  write_file_atomic(tmp / "config.json", config_text);
+  if (format == HybridFormat::kHybridize) write_hf_code(tmp);
   staged.publish("--out", replace_existing);
 }
 

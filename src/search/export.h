@@ -5,12 +5,16 @@
 // (model.layers.{l}.linear_attn.*, in their distilled dtype so the hybrid computes exactly what
 // the search scored); the tokenizer files copied; the Python modeling code for transformers
 // (io/hf_code). config.json names the model_type "hybridize" (io/config's to_json), so that only
-// code that knows the hybrid loads it.
+// code that knows the hybrid loads it. With HybridFormat::kFla the directory is instead
+// flash-linear-attention's own model format (io/fla_format): fla's config.json and parameter names, no
+// modeling code (fla's classes run it), refused where fla cannot express the hybrid.
 #pragma once
 #include <filesystem>
 #include <vector>
 
 namespace hyb {
+
+enum class HybridFormat { kHybridize, kFla };
 
 // `distilled` is the linear.safetensors written by `hybridize distill`. The directory is built in a
 // fresh temporary sibling of OUT and renamed into place: never left half-written. OUT must be new
@@ -19,7 +23,7 @@ namespace hyb {
 // re-exporting its own M_best / M_opt may replace them.
 void export_hybrid(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
                    const std::vector<int64_t>& layers, const std::filesystem::path& out_dir,
-                   bool replace_existing = false);
+                   bool replace_existing = false, HybridFormat format = HybridFormat::kHybridize);
 
 // Copies the tokenizer files a model directory has (tokenizer.json, tokenizer_config.json, ...)
 // into `to`, as every written model directory carries them.
