@@ -17,7 +17,9 @@ from conftest import run, shared
 RUNNER = pathlib.Path(__file__).with_name("fla_run.py")
 # stories260K (rms_norm_eps 1e-5) distilled with --norm-eps 1e-5: fla's single norm_eps is then
 # exactly ours. Layers 1 and 3 linear, 0, 2 and 4 fla's Attention.
-EXACT = [("stories260K", mixer, "1,3", "1e-5") for mixer in ("gla", "gdn")]
+# tiny-llama3 (head_dim 16, rms_norm_eps 1e-5), every layer linear (its llama3 RoPE is then moot).
+EXACT = [(m, mixer, layers, "1e-5") for m, layers in (("stories260K", "1,3"), ("tiny-llama3", "0,1,2"))
+         for mixer in ("gla", "gdn")]
 FLA_CLASS = {"gla": "GLAForCausalLM", "gdn": "GatedDeltaNetForCausalLM"}
 ON_CUDA = torch.cuda.is_available()
 
@@ -42,7 +44,8 @@ def export_error(binary, distilled_path, model_rel, layers, out):
 def test_loads_into_fla_classes(hybrids, model_name, mixer, layers, eps):
     d = hybrids(model_name, mixer, "fla", layers, eps)
     cfg = json.loads((d / "config.json").read_text())
-    assert cfg["attn"]["layers"] == [0, 2, 4]
+    assert cfg["attn"] == ({"layers": [0, 2, 4], "num_heads": 8, "num_kv_heads": 4, "qkv_bias": False,
+                            "window_size": None, "rope_theta": 10000.0} if model_name == "stories260K" else None)
     assert not (d / "modeling_hybridize.py").exists()  # fla's own classes run it
     report = fla(d, "--load-only")
     assert report["class"] == FLA_CLASS[mixer]
