@@ -65,8 +65,12 @@ def test_fla_logits_match_hybridize(binary, hybrids, model_name, mixer, layers, 
     ref = load_file(tmp_path / "ours.safetensors")["logits"]
     got = load_file(tmp_path / "fla.safetensors")["logits"]
     err = (got - ref).abs().max().item()
-    print(f"{model_name} {mixer} T={T}: max |fla - hybridize| = {err:.3g} (logits up to {ref.abs().max().item():.3g})")
-    assert err < 1e-3
+    scale = ref.abs().max().item()
+    print(f"{model_name} {mixer} T={T}: max |fla - hybridize| = {err:.3g} (logits up to {scale:.3g})")
+    # Up to 64 tokens fla runs its recurrent kernels: 2e-6 to 2e-5 measured on an H100, the
+    # mapping is exact. Above, its chunked kernels are less precise than fp32: 1.6e-4 (head_dim 16)
+    # to 1e-3 (head_dim 8) of the largest logit, with or without TRITON_F32_DEFAULT=ieee.
+    assert err < (1e-4 if T <= 64 else 2e-3 * scale)
 
 
 def test_refuses_what_fla_cannot_express(binary, distilled, tmp_path):

@@ -81,13 +81,14 @@ def test_logits_match_hybridize(binary, hybrids, model_name, mixer, tmp_path):
 
 # On CUDA the chunked forms run flash-linear-attention's kernels where fla is installed (the GPU
 # machine's run carries it), else the same plain-torch forms as on the CPU. TF32 stays off in
-# torch; fla's Triton kernels may use it, hence the looser bound.
+# torch, but fla's chunked kernels are less precise than fp32 (test_fla_export.py): on an H100,
+# stories260K (head_dim 8) gave 5.7e-3 (gla), 9.1e-3 (gdn), 9.7e-3 (jet) with logits up to ~18.
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 @pytest.mark.parametrize("model_name,mixer", CASES)
 def test_logits_on_cuda_match_hybridize(binary, hybrids, model_name, mixer, tmp_path):
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     print("fla installed:", importlib.util.find_spec("fla") is not None)
-    check_logits(binary, hybrids(model_name, mixer), model_name, mixer, tmp_path, "cuda", 1e-3)
+    check_logits(binary, hybrids(model_name, mixer), model_name, mixer, tmp_path, "cuda", 2e-2)
 
 
 @pytest.mark.parametrize("model_name,mixer", CASES)
