@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <cstdlib>
+
 #include "cli/checks.h"
 #include "cli/commands.h"
 #include "dist/launch.h"
@@ -94,6 +96,7 @@ void add_search(CLI::App& app) {
     o.search.seed = a->seed;
 
     const SearchRunResult run = run_search_dir(*model, enc, task, eo, o, group.get());
+    if (run.interrupted) std::exit(128 + run.signal);  // 130 for ^C, 143 for SIGTERM: the journal keeps the scores
     if (group && !group->is_root()) return;
     const SearchResult& result = run.result;
     fmt::print("base {:.4f}  P_min {:.4f}  ({})\n", result.base, result.p_min, result.stop_reason);

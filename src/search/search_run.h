@@ -37,6 +37,10 @@ struct SearchRunResult {
   double seconds = 0;
   double full_forwards = 0;  // over all processes
   int64_t replayed = 0;      // scores taken from the journal
+  // Stopped by SIGINT / SIGTERM between two candidates (util/interrupt): the journal holds every
+  // score made, nothing else was written, and `signal` is the signal's number (exit 128 + it).
+  bool interrupted = false;
+  int signal = 0;
 };
 
 struct ModelFingerprint;
@@ -52,15 +56,20 @@ nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSp
 // recorded none is accepted with a one-line warning.
 void check_resume_settings(const std::filesystem::path& out, const nlohmann::json& now);
 
-// Runs the search on `task` (requests from `eo`) and writes the run directory. Prints the run's
-// header and a line per round on stderr (root only). Refuses modules distilled from
+// Runs the search on `task` (requests from `eo`) and writes the run directory, holding its lock
+// (util/files' OutputLock) meanwhile. Prints the run's header and a line per round on stderr (root
+// only). SIGINT / SIGTERM stop it between two candidates: it then prints how to resume and returns
+// with `interrupted` set. The hybrids are published (renamed into place whole) before summary.json,
+// which names them, is written. Refuses modules distilled from
 // another model, and a --resume whose settings differ (check_resume_settings). Every rank returns; only the root's result
 // carries the summary. Throws hyb::Error for bad options or files.
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group);
 
 // A round over the processes of `group` (null: one process): candidate i on rank i mod N, each
-// rank planning its own candidates' prefix cache, (score, seconds) all-gathered.
+// rank planning its own candidates' prefix cache, (score, seconds) all-gathered. One process stops
+// between two candidates when asked by a signal (the scores so far returned; see
+// ScoreJournal::set_stop); a group stops between rounds, all its ranks agreeing.
 ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group);
 
 // trajectory.svg (score against linear layers, with P_min) and, for greedy, candidates.svg (every
