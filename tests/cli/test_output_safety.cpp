@@ -92,9 +92,10 @@ TEST(OutputSafety, TwoDistillsIntoOneOutOneIsRefused) {
   std::ofstream(dir / ".d.lock") << "999999\n";  // left by a run that was killed
   const std::string args = distill_args(model, corpus, out, 64 * 4 * 24);
   int rc = 0;
-  run_command("cd " + q(dir) + " && (exec '" + bin + "' " + args + " >a.txt 2>&1) & pa=$!; (exec '" + bin + "' " +
-                  args + " >b.txt 2>&1) & pb=$!; cd " + q(dir) + "; wait $pa; echo $? >a.rc; wait $pb; echo $? >b.rc; "
-                  "echo $pa $pb >pids",
+  auto at = [&](const char* name) { return q(dir / name); };
+  run_command("(exec '" + bin + "' " + args + " >" + at("a.txt") + " 2>&1) & pa=$!; (exec '" + bin + "' " + args +
+                  " >" + at("b.txt") + " 2>&1) & pb=$!; wait $pa; echo $? >" + at("a.rc") + "; wait $pb; echo $? >" +
+                  at("b.rc") + "; echo $pa $pb >" + at("pids"),
               rc);
   const std::string a = read_file(dir / "a.txt"), b = read_file(dir / "b.txt");
   const int rca = std::stoi(read_file(dir / "a.rc")), rcb = std::stoi(read_file(dir / "b.rc"));
@@ -248,7 +249,7 @@ TEST(OutputSafety, SearchSignalTornJournalAndResume) {
   const fs::path run = dir / "run", journal = run / "candidates.jsonl";
   const std::string search = "'" + bin + "' search --model " + q(model) + " --linear " +
                              q(dir / "d" / "linear.safetensors") + " --task piqa --data " + q(piqa) +
-                             " --limit 100 --max-drop 1 --device cpu --threads 1 --out " + q(run);
+                             " --limit 20 --max-drop 1 --device cpu --threads 1 --out " + q(run);
   // ^C once two scores are journalled.
   out = run_command("(exec " + search + " >" + q(dir / "s.txt") + " 2>&1) & p=$!; for i in $(seq 6000); do "
                     "[ -f " + q(journal) + " ] && [ $(wc -l <" + q(journal) + ") -ge 2 ] && break; sleep 0.01; done; "
