@@ -93,7 +93,7 @@ void write_sft_plots(const fs::path& dir) {
     }
     const double step = static_cast<double>(json_int(j, "step", where));
     if (j.contains("loss")) loss.x.push_back(step), loss.y.push_back(json_number(j, "loss", where));
-    if (!j.contains("eval")) continue;
+    if (!j.contains("eval") || j["eval"].is_null()) continue;  // null: no --eval-task
     const nlohmann::json& scores = json_object_key(j, "eval", where);
     for (const auto& it : scores.items()) {
       if (it.key().find("stderr") != std::string::npos) continue;
