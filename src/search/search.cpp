@@ -59,7 +59,7 @@ void ScoreJournal::read(bool cut_torn_line) {
 }
 
 void ScoreJournal::stop_if_asked() {
-  if (stop_ && stop_()) throw SearchInterrupted();
+  if (stop_ && stop_()) throw SearchInterrupted(size(), path_);
 }
 
 double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends) {
@@ -110,7 +110,7 @@ std::vector<Scored> ScoreJournal::score_all(const std::vector<LayerSet>& candida
     record(todo[k], got[k].score, got[k].seconds);
     out[where[k]] = got[k];
   }
-  if (got.size() < todo.size()) throw SearchInterrupted();  // stopped between two candidates
+  if (got.size() < todo.size()) throw SearchInterrupted(size(), path_);  // stopped between two candidates
   return out;
 }
 

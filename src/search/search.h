@@ -83,7 +83,10 @@ using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& ext
 // candidate i on rank i mod N, the scores all-gathered). Without one, candidates are scored one by one with ScoreFn.
 // Thrown when a ScoreJournal's stop check says so (a signal): see ScoreJournal::set_stop.
 struct SearchInterrupted : std::exception {
+  SearchInterrupted(int64_t kept, std::filesystem::path journal) : kept(kept), journal(std::move(journal)) {}
   const char* what() const noexcept override { return "search interrupted"; }
+  int64_t kept;                  // scores in the journal
+  std::filesystem::path journal;
 };
 
 struct Scored {

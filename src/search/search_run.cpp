@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <csignal>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -164,8 +163,9 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
   ScoreJournal journal(o.out / "candidates.jsonl", o.resume, root);
-  // ^C / SIGTERM: stop between two candidates (a group agrees between rounds), every score kept.
-  // Caught while scoring only: the writing that follows is short, and each file is published whole.
+  // ^C / SIGTERM: stop between two candidates (a group agrees between rounds), every score kept;
+  // SearchInterrupted then leaves this function. Caught while scoring only: the writing that
+  // follows is short, and each file is published whole.
   std::optional<StopOnSignal> signals;
   signals.emplace();
   journal.set_stop([group] {
@@ -202,70 +202,61 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   LayerSet current;  // the model each round's candidates are compared with
   auto t0 = std::chrono::steady_clock::now();
   SearchRunResult run;
-  try {
-    run.result = run_search(model.num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
-                            search, journal, [&](const Round& r) {
-      if (!root) return;
-      if (r.index == 1 && scorer.known_per_document({})) {  // the base, before the first round's line
-        const MeanSE b = mean_se(*scorer.known_per_document({}));
-        base_uncertainty = {{"base_stderr", b.se}};
-        fmt::print(stderr, "base {:.4f} +- {:.4f} (standard error over {} documents)\n", b.mean, b.se,
-                   scorer.num_documents());
-        if (auto chance = scorer.chance()) {
-          const bool noise = b.mean - *chance < 2 * b.se;
-          base_uncertainty["chance"] = *chance;
-          base_uncertainty["base_within_noise_of_chance"] = noise;
-          if (noise)
-            fmt::print(stderr, "warning: the base scores {:.4f}, within 2 standard errors ({:.4f}) of chance ({:.4f}): "
-                               "the search's decisions are noise (more documents, or another task)\n",
-                       b.mean, 2 * b.se, *chance);
-        }
+  run.result = run_search(model.num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
+                          search, journal, [&](const Round& r) {
+    if (!root) return;
+    if (r.index == 1 && scorer.known_per_document({})) {  // the base, before the first round's line
+      const MeanSE b = mean_se(*scorer.known_per_document({}));
+      base_uncertainty = {{"base_stderr", b.se}};
+      fmt::print(stderr, "base {:.4f} +- {:.4f} (standard error over {} documents)\n", b.mean, b.se,
+                 scorer.num_documents());
+      if (auto chance = scorer.chance()) {
+        const bool noise = b.mean - *chance < 2 * b.se;
+        base_uncertainty["chance"] = *chance;
+        base_uncertainty["base_within_noise_of_chance"] = noise;
+        if (noise)
+          fmt::print(stderr, "warning: the base scores {:.4f}, within 2 standard errors ({:.4f}) of chance ({:.4f}): "
+                             "the search's decisions are noise (more documents, or another task)\n",
+                     b.mean, 2 * b.se, *chance);
       }
-      nlohmann::json c = nlohmann::json::array();
-      const Evaluated* pick = nullptr;
-      for (const auto& e : r.candidates) {
-        nlohmann::json j = {{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}};
-        if (scorer.per_document_metric()) {
-          j["stderr"] = stderr_of(e.layers);
-          const auto d = paired(e.layers, current);
-          j["diff"] = d ? nlohmann::json(d->mean) : nlohmann::json(nullptr);
-          j["diff_stderr"] = d ? nlohmann::json(d->se) : nlohmann::json(nullptr);
-        }
-        c.push_back(j);
-        if (!pick || e.score > pick->score) pick = &e;
+    }
+    nlohmann::json c = nlohmann::json::array();
+    const Evaluated* pick = nullptr;
+    for (const auto& e : r.candidates) {
+      nlohmann::json j = {{"layers", e.layers}, {"score", e.score}, {"seconds", e.seconds}};
+      if (scorer.per_document_metric()) {
+        j["stderr"] = stderr_of(e.layers);
+        const auto d = paired(e.layers, current);
+        j["diff"] = d ? nlohmann::json(d->mean) : nlohmann::json(nullptr);
+        j["diff_stderr"] = d ? nlohmann::json(d->se) : nlohmann::json(nullptr);
       }
-      traj.append(nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
-                                 {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() + "\n");
-      std::string noise;
-      if (pick && scorer.per_document_metric()) {
-        const nlohmann::json se = stderr_of(pick->layers);
-        const auto d = paired(pick->layers, current);
-        round_uncertainty.push_back({{"round", r.index}, {"stderr", se},
-                                     {"diff", d ? nlohmann::json(d->mean) : nlohmann::json(nullptr)},
-                                     {"diff_stderr", d ? nlohmann::json(d->se) : nlohmann::json(nullptr)}});
-        if (!se.is_null()) noise += fmt::format(" +- {:.4f}", se.get<double>());
-        if (d) noise += fmt::format(", {:+.4f} +- {:.4f} against the current model", d->mean, d->se);
-      }
-      // Accepted under P_min (only --stop-on-significant-drop does that): said on the round's line.
-      bool under = false;
-      if (o.stop_on_significant_drop && r.accepted && scorer.known_per_document({})) {
-        const double base = mean_se(*scorer.known_per_document({})).mean;
-        under = r.score < (o.search.min_score ? *o.search.min_score : base * (1.0 - o.search.max_drop));
-      }
-      fmt::print(stderr, "round {:>3}: best {:.4f}{} {} ({} candidates, {:.1f} s)\n", r.index, r.score, noise,
-                 r.accepted ? fmt::format("-> layer {} replaced{}", r.chosen, under ? " (under P_min, within noise)" : "")
-                            : std::string("under P_min: stop"),
-                 r.candidates.size(), r.seconds);
-      if (r.accepted && pick) current = pick->layers;
-    }, distributed_round(scorer, group));
-  } catch (const SearchInterrupted&) {
-    run.interrupted = true;
-    run.signal = StopOnSignal::signal_number() ? StopOnSignal::signal_number() : SIGTERM;
-    if (root)
-      fmt::print(stderr, "search interrupted by signal {}: {} scores kept in {}; run again with --resume to continue\n",
-                 run.signal, journal.size(), (o.out / "candidates.jsonl").string());
-    return run;
-  }
+      c.push_back(j);
+      if (!pick || e.score > pick->score) pick = &e;
+    }
+    traj.append(nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
+                               {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() + "\n");
+    std::string noise;
+    if (pick && scorer.per_document_metric()) {
+      const nlohmann::json se = stderr_of(pick->layers);
+      const auto d = paired(pick->layers, current);
+      round_uncertainty.push_back({{"round", r.index}, {"stderr", se},
+                                   {"diff", d ? nlohmann::json(d->mean) : nlohmann::json(nullptr)},
+                                   {"diff_stderr", d ? nlohmann::json(d->se) : nlohmann::json(nullptr)}});
+      if (!se.is_null()) noise += fmt::format(" +- {:.4f}", se.get<double>());
+      if (d) noise += fmt::format(", {:+.4f} +- {:.4f} against the current model", d->mean, d->se);
+    }
+    // Accepted under P_min (only --stop-on-significant-drop does that): said on the round's line.
+    bool under = false;
+    if (o.stop_on_significant_drop && r.accepted && scorer.known_per_document({})) {
+      const double base = mean_se(*scorer.known_per_document({})).mean;
+      under = r.score < (o.search.min_score ? *o.search.min_score : base * (1.0 - o.search.max_drop));
+    }
+    fmt::print(stderr, "round {:>3}: best {:.4f}{} {} ({} candidates, {:.1f} s)\n", r.index, r.score, noise,
+               r.accepted ? fmt::format("-> layer {} replaced{}", r.chosen, under ? " (under P_min, within noise)" : "")
+                          : std::string("under P_min: stop"),
+               r.candidates.size(), r.seconds);
+    if (r.accepted && pick) current = pick->layers;
+  }, distributed_round(scorer, group));
   signals.reset();
   // Cost over all processes (a collective: every rank takes part before the others return).
   run.full_forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]

@@ -37,10 +37,6 @@ struct SearchRunResult {
   double seconds = 0;
   double full_forwards = 0;  // over all processes
   int64_t replayed = 0;      // scores taken from the journal
-  // Stopped by SIGINT / SIGTERM between two candidates (util/interrupt): the journal holds every
-  // score made, nothing else was written, and `signal` is the signal's number (exit 128 + it).
-  bool interrupted = false;
-  int signal = 0;
 };
 
 struct ModelFingerprint;
@@ -58,8 +54,8 @@ void check_resume_settings(const std::filesystem::path& out, const nlohmann::jso
 
 // Runs the search on `task` (requests from `eo`) and writes the run directory, holding its lock
 // (util/files' OutputLock) meanwhile. Prints the run's header and a line per round on stderr (root
-// only). SIGINT / SIGTERM stop it between two candidates: it then prints how to resume and returns
-// with `interrupted` set. The hybrids are published (renamed into place whole) before summary.json,
+// only). SIGINT / SIGTERM stop it between two candidates: SearchInterrupted is thrown, every score
+// made in the journal and nothing else written (util/interrupt tells the signal). The hybrids are published (renamed into place whole) before summary.json,
 // which names them, is written. Refuses modules distilled from
 // another model, and a --resume whose settings differ (check_resume_settings). Every rank returns; only the root's result
 // carries the summary. Throws hyb::Error for bad options or files.

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <random>
+#include <thread>
 #include <streambuf>
 #include <ostream>
 #include <climits>
@@ -49,10 +50,12 @@ void remove_tree(const std::filesystem::path& path) {
 
 namespace {
 
-// "<path>.tmp.<pid>.<random>": unique to this process and this call.
+// "<path>.tmp.<pid>.<random>": unique to this process and this call (one generator per thread:
+// threads writing at once must not share one unsynchronised state).
 std::string temporary_name(const std::filesystem::path& path) {
-  static std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(::getpid()) << 32) ^
-                             uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()));
+  thread_local std::mt19937_64 rng(
+      (uint64_t(std::random_device{}()) << 32) ^ std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
+      uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()));
   return fmt::format("{}.tmp.{}.{:016x}", path.string(), ::getpid(), rng());
 }
 
@@ -141,8 +144,13 @@ void write_stream_atomic(const std::filesystem::path& path, const std::function<
     if (::close(fd) != 0) write_failed(path, errno);
     return;
   }
-  const std::string tmp = temporary_name(path);
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  std::string tmp;
+  int fd = -1;
+  for (int tries = 0; fd < 0 && tries < 10; ++tries) {  // O_EXCL: a name in use (however unlikely) is never shared
+    tmp = temporary_name(path);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) fail(path.string(), "cannot create {}: {}", tmp, std::strerror(errno));
   bool open = true;
   try {
