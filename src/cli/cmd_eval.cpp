@@ -15,6 +15,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb::cli {
 
@@ -129,11 +130,7 @@ void add_eval(CLI::App& app) {
                              {"num_fewshot", a->num_fewshot},
                              {"max_length", a->max_length > 0 ? a->max_length : model->config().max_position_embeddings},
                              {"layer_types", model->config().layer_types}};
-    if (!a->out.empty()) {
-      std::ofstream f(a->out);
-      f << eval::results_json(results, config).dump(2) << "\n";
-      if (!f) fail(a->out, "cannot write");
-    }
+    if (!a->out.empty()) write_file_atomic(a->out, eval::results_json(results, config).dump(2) + "\n");
     if (!a->samples.empty()) eval::write_samples(results, a->samples);
   });
 }

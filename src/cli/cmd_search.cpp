@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <csignal>
+#include <cstdlib>
+
 #include "cli/checks.h"
 #include "cli/commands.h"
 #include "dist/launch.h"
@@ -12,6 +15,7 @@
 #include "search/export.h"
 #include "search/search_run.h"
 #include "tokenizer/tokenizer.h"
+#include "util/interrupt.h"
 
 namespace hyb::cli {
 
@@ -93,7 +97,16 @@ void add_search(CLI::App& app) {
     o.search.replace = a->replace;
     o.search.seed = a->seed;
 
-    const SearchRunResult run = run_search_dir(*model, enc, task, eo, o, group.get());
+    SearchRunResult run;
+    try {
+      run = run_search_dir(*model, enc, task, eo, o, group.get());
+    } catch (const SearchInterrupted& e) {  // ^C or SIGTERM: every score made is in the journal
+      const int sig = StopOnSignal::signal_number() ? StopOnSignal::signal_number() : SIGTERM;
+      if (!group || group->is_root())
+        fmt::print(stderr, "search interrupted by signal {}: {} scores kept in {}; run again with --resume to continue\n",
+                   sig, e.kept, e.journal.string());
+      std::exit(128 + sig);  // 130 for ^C, 143 for SIGTERM
+    }
     if (group && !group->is_root()) return;
     const SearchResult& result = run.result;
     fmt::print("base {:.4f}  P_min {:.4f}  ({})\n", result.base, result.p_min, result.stop_reason);

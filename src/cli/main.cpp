@@ -5,6 +5,7 @@
 
 #include <malloc.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -42,6 +43,10 @@ void keep_freed_memory() {
 
 int main(int argc, char** argv) {
   keep_freed_memory();
+  // Past a file size limit (ulimit -f) write(2) fails with EFBIG, which the checked writes report
+  // ("FILE: write failed: File too large", the temporary removed), instead of SIGXFSZ killing
+  // the process mid-file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"hybridize: distill, search and run hybrid full/linear-attention transformers"};
   app.set_version_flag("--version", fmt::format("hybridize {} (LibTorch {})", hyb::kVersion, TORCH_VERSION));
   app.require_subcommand(1);

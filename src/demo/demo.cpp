@@ -110,6 +110,7 @@ json run_demo(const DemoOptions& opt) {
     if (opt.log) fmt::print(stderr, "[demo {:6.1f}s] {}\n", clock.seconds(), msg);
   };
   const int threads = configure_threads(opt.threads, sc.hidden);
+  const OutputLock lock = OutputLock::acquire("--out", opt.out);  // a second demo into it is refused
   fs::create_directories(opt.out);
   json report;
   report["seed"] = opt.seed;

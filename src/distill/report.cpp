@@ -24,6 +24,13 @@ nlohmann::json log_line(const std::string& line) {
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }
 }
+
+// A layer index as a key of the metrics objects ("3").
+int64_t layer_key(const std::string& key, const std::string& where) {
+  if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos)
+    fail(where, "'{}' is not a layer index", key);
+  return std::stoll(key);
+}
 }  // namespace
 
 nlohmann::json metrics_json(const std::vector<LayerMetrics>& m) {
@@ -32,10 +39,11 @@ nlohmann::json metrics_json(const std::vector<LayerMetrics>& m) {
   return j;
 }
 
-std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j) {
+std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j, const std::string& where) {
   std::vector<LayerMetrics> m;
   for (auto it = j.begin(); it != j.end(); ++it)
-    m.push_back({std::stoll(it.key()), it.value().at("mse").get<double>(), it.value().at("rel_mse").get<double>()});
+    m.push_back({layer_key(it.key(), where), json_number(it.value(), "mse", where),
+                 json_number(it.value(), "rel_mse", where)});
   std::sort(m.begin(), m.end(), [](const auto& a, const auto& b) { return a.layer < b.layer; });
   return m;
 }
@@ -43,21 +51,25 @@ std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j) {
 void write_plots(const fs::path& dir, const std::vector<int64_t>& layers) {
   std::map<int64_t, PlotSeries> train, held;
   for (int64_t l : layers) train[l].name = held[l].name = "layer " + std::to_string(l);
-  auto add = [](std::map<int64_t, PlotSeries>& into, double step, const nlohmann::json& m, const char* key) {
-    for (auto it = m.begin(); it != m.end(); ++it) {
-      auto s = into.find(std::stoll(it.key()));
+  std::string where;  // "log.jsonl:N" of the line read
+  auto add = [&](std::map<int64_t, PlotSeries>& into, double step, const nlohmann::json& j, const char* part,
+                 const char* key) {
+    for (const auto& [layer, v] : json_object_key(j, part, where).items()) {
+      auto s = into.find(layer_key(layer, where));
       if (s == into.end()) continue;
       s->second.x.push_back(step);
-      s->second.y.push_back(it.value().at(key).get<double>());
+      s->second.y.push_back(json_number(v, key, where));
     }
   };
   std::ifstream in(dir / "log.jsonl");
+  int64_t n = 0;
   for (std::string line; std::getline(in, line);) {
+    where = (dir / "log.jsonl").string() + ":" + std::to_string(++n);
     const auto j = log_line(line);
     if (j.is_discarded()) continue;
-    const double step = j.value("step", 0.0);
-    if (j.contains("train")) add(train, step, j["train"], "mse");
-    if (j.contains("heldout")) add(held, step, j["heldout"], "rel_mse");
+    const double step = static_cast<double>(json_int(j, "step", where));
+    if (j.contains("train")) add(train, step, j, "train", "mse");
+    if (j.contains("heldout")) add(held, step, j, "heldout", "rel_mse");
   }
   auto values = [](const std::map<int64_t, PlotSeries>& m) {
     std::vector<PlotSeries> v;

@@ -14,7 +14,8 @@ namespace hyb {
 
 // {"<layer>": {"mse": .., "rel_mse": ..}, ...} and back (sorted by layer).
 nlohmann::json metrics_json(const std::vector<LayerMetrics>& m);
-std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j);
+// `where` names the file read (a damaged one gives hyb::Error naming it and the key).
+std::vector<LayerMetrics> metrics_from_json(const nlohmann::json& j, const std::string& where);
 
 // loss.svg (training MSE per layer against the step, log y) and heldout.svg (held-out rel-MSE),
 // from dir/log.jsonl, so a resumed run's plots cover every run.

@@ -41,6 +41,7 @@
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/json.h"
 #include "util/profile.h"
 #include "util/threads.h"
 
@@ -105,6 +106,7 @@ class Distiller {
   double seconds_before_ = 0;  // training time of earlier runs (resume)
   TrainLoop* loop_ = nullptr;  // while run() runs
   DistillResult r_;
+  OutputLock lock_;  // on --out while the run writes it (root only)
   JsonlLog log_;
   // CUDA graphs: one per student, sharing one memory pool and two static inputs (the captured
   // mixer input and target of the student being replayed).
@@ -174,6 +176,7 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
 
 void Distiller::open_out_dir() {
   const fs::path& out = o_.out_dir;
+  if (root_) lock_ = OutputLock::acquire("--out", out);
   if (!o_.resume) {
     for (const char* f : {"checkpoint.safetensors", "linear.safetensors"})
       if (root_ && fs::exists(out / f))
@@ -189,11 +192,12 @@ void Distiller::open_out_dir() {
     fail((out / "checkpoint.safetensors").string(), "--resume: no checkpoint to resume from");
   require_same_settings(fingerprint_, read_checkpoint_state(out));
   const nlohmann::json s = load_checkpoint(out, checkpoint_parts());
-  step_ = s.at("step").get<int64_t>();
-  seconds_before_ = s.at("seconds").get<double>();
-  r_.start = metrics_from_json(s.at("start_metrics"));
+  const std::string ckpt = checkpoint_path(out).string();  // names the file in a damaged state's error
+  step_ = json_int(s, "step", ckpt);
+  seconds_before_ = json_number(s, "seconds", ckpt);
+  r_.start = metrics_from_json(json_object_key(s, "start_metrics", ckpt), ckpt);
   // The same data order as an uninterrupted run: sequences are counted globally, whatever N was.
-  stream_->skip(s.at("train_sequences").get<int64_t>());
+  stream_->skip(json_int(s, "train_sequences", ckpt));
   log_.open(out / "log.jsonl", step_, root_);
   if (!root_) return;
   fmt::print(stderr, "resuming at step {}/{} ({} training sequences skipped)\n", step_, total_, stream_->consumed());

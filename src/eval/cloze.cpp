@@ -7,6 +7,7 @@
 
 #include "eval/text.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb::eval {
 
@@ -102,11 +103,10 @@ std::vector<ClozeItem> make_cloze(const std::string& corpus, const ClozeOptions&
 }
 
 void write_cloze_jsonl(const std::vector<ClozeItem>& items, const std::filesystem::path& file) {
-  std::ofstream f(file);
-  if (!f) fail(file.string(), "cannot write");
-  for (const auto& it : items)
-    f << nlohmann::json{{"context", it.context}, {"choices", it.choices}, {"gold", it.gold}}.dump() << "\n";
-  if (!f) fail(file.string(), "write failed");
+  write_stream_atomic(file, [&](std::ostream& f) {
+    for (const auto& it : items)
+      f << nlohmann::json{{"context", it.context}, {"choices", it.choices}, {"gold", it.gold}}.dump() << "\n";
+  });
 }
 
 }  // namespace hyb::eval

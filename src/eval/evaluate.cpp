@@ -8,6 +8,7 @@
 
 #include "model/model.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/progress.h"
 
 namespace hyb::eval {
@@ -163,50 +164,48 @@ json results_json(const std::vector<TaskResult>& results, const json& config) {
 }
 
 void write_samples(const std::vector<TaskResult>& results, const fs::path& file) {
-  std::ofstream f(file);
-  if (!f) fail(file.string(), "cannot write");
-  for (const auto& r : results) {
-    for (size_t i = 0; i < r.instances.size(); ++i) {
-      const Instance& inst = r.instances[i];
-      const DocResult& d = r.docs[i];
-      json reqs = json::array();
-      for (size_t j = 0; j < inst.requests.size(); ++j) {
-        const TokenRequest& t = r.tokens[i][j];
-        reqs.push_back({{"context", inst.requests[j].context},
-                        {"continuation", inst.requests[j].continuation},
-                        {"loglikelihood", d.ll[j]},
-                        {"is_greedy", static_cast<bool>(d.greedy[j])},
-                        {"context_tokens", t.context.size()},
-                        {"continuation_ids", t.continuation}});
+  write_stream_atomic(file, [&](std::ostream& f) {
+    for (const auto& r : results) {
+      for (size_t i = 0; i < r.instances.size(); ++i) {
+        const Instance& inst = r.instances[i];
+        const DocResult& d = r.docs[i];
+        json reqs = json::array();
+        for (size_t j = 0; j < inst.requests.size(); ++j) {
+          const TokenRequest& t = r.tokens[i][j];
+          reqs.push_back({{"context", inst.requests[j].context},
+                          {"continuation", inst.requests[j].continuation},
+                          {"loglikelihood", d.ll[j]},
+                          {"is_greedy", static_cast<bool>(d.greedy[j])},
+                          {"context_tokens", t.context.size()},
+                          {"continuation_ids", t.continuation}});
+        }
+        json line = {{"task", r.task.name}, {"doc_id", inst.doc_id}, {"requests", reqs}, {"acc", d.acc}};
+        if (r.task.output != OutputType::kLoglikelihood) {
+          line["gold"] = inst.gold;
+          line["prediction"] = d.pred;
+          line["prediction_norm"] = d.pred_norm;
+          line["acc_norm"] = d.acc_norm;
+        }
+        f << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
       }
-      json line = {{"task", r.task.name}, {"doc_id", inst.doc_id}, {"requests", reqs}, {"acc", d.acc}};
-      if (r.task.output != OutputType::kLoglikelihood) {
-        line["gold"] = inst.gold;
-        line["prediction"] = d.pred;
-        line["prediction_norm"] = d.pred_norm;
-        line["acc_norm"] = d.acc_norm;
-      }
-      f << line.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     }
-  }
-  if (!f) fail(file.string(), "write failed");
+  });
 }
 
 void write_requests(const std::vector<TaskResult>& results, const fs::path& file) {
-  std::ofstream f(file);
-  if (!f) fail(file.string(), "cannot write");
-  for (const auto& r : results)
-    for (size_t i = 0; i < r.instances.size(); ++i)
-      for (size_t j = 0; j < r.instances[i].requests.size(); ++j)
-        f << json{{"task", r.task.name},
-                  {"doc_id", r.instances[i].doc_id},
-                  {"context", r.instances[i].requests[j].context},
-                  {"continuation", r.instances[i].requests[j].continuation},
-                  {"ctx_ids", r.tokens[i][j].context},
-                  {"cont_ids", r.tokens[i][j].continuation}}
-                 .dump(-1, ' ', false, json::error_handler_t::replace)
-          << "\n";
-  if (!f) fail(file.string(), "write failed");
+  write_stream_atomic(file, [&](std::ostream& f) {
+    for (const auto& r : results)
+      for (size_t i = 0; i < r.instances.size(); ++i)
+        for (size_t j = 0; j < r.instances[i].requests.size(); ++j)
+          f << json{{"task", r.task.name},
+                    {"doc_id", r.instances[i].doc_id},
+                    {"context", r.instances[i].requests[j].context},
+                    {"continuation", r.instances[i].requests[j].continuation},
+                    {"ctx_ids", r.tokens[i][j].context},
+                    {"cont_ids", r.tokens[i][j].continuation}}
+                   .dump(-1, ' ', false, json::error_handler_t::replace)
+            << "\n";
+  });
 }
 
 std::string results_table(const std::vector<TaskResult>& results) {

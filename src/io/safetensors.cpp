@@ -261,7 +261,7 @@ void save_safetensors(const fs::path& path, const std::vector<std::pair<std::str
   }
   std::string h = header.dump();
   while ((h.size() + 8) % 8) h.push_back(' ');  // align the data area to 8 bytes
-  write_stream_atomic(path, [&](std::ofstream& out) {
+  write_stream_atomic(path, [&](std::ostream& out) {
     char len[8];
     for (int i = 0; i < 8; ++i) len[i] = static_cast<char>((uint64_t(h.size()) >> (8 * i)) & 0xff);
     out.write(len, 8);

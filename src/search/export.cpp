@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 
 void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const std::vector<int64_t>& layers,
                    const fs::path& out_dir, bool replace_existing, HybridFormat format) {
+  const OutputLock lock = OutputLock::acquire("--out", out_dir);  // a second export into it is refused
   if (replace_existing)
     require_outside_inputs("--out", out_dir, {model_dir, distilled});
   else

@@ -1,6 +1,13 @@
 #include "search/search.h"
 
+#include <fmt/format.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <fstream>
 #include <numeric>
@@ -8,6 +15,7 @@
 
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/json.h"
 
 namespace hyb {
@@ -19,26 +27,39 @@ using nlohmann::json;
 
 ScoreJournal::ScoreJournal(fs::path path, bool resume, bool write) : path_(std::move(path)), write_(write) {
   if (path_.empty()) return;
-  if (!resume) {
-    if (write_) std::ofstream(path_, std::ios::trunc);
-    return;
-  }
-  std::ifstream in(path_);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    json j;
-    try {
-      j = parse_json(line, path_.string());
-    } catch (const std::exception&) {
-      // A line cut off by the interruption: everything before it is good, it is rescored.
-      break;
+  if (resume) read(/*cut_torn_line=*/write_);
+  if (write_) file_.open(path_, /*truncate=*/!resume);
+}
+
+void ScoreJournal::read(bool cut_torn_line) {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) return;  // nothing journalled yet
+  const std::string text = read_file(path_);
+  size_t pos = 0;
+  for (int64_t n = 1; pos < text.size(); ++n) {
+    const size_t end = text.find('\n', pos);
+    const std::string where = fmt::format("{}:{}", path_.string(), n);
+    if (end == std::string::npos) {
+      // Cut off by a kill mid-append: its candidate is scored again, and the file is cut back so
+      // that the next record starts a line of its own.
+      if (cut_torn_line && ::truncate(path_.c_str(), static_cast<off_t>(pos)) != 0)
+        fail(path_.string(), "cannot remove the incomplete last line {}: {}", n, std::strerror(errno));
+      if (cut_torn_line)
+        fmt::print(stderr, "warning: {}: incomplete last line (a run stopped while writing it) dropped; its "
+                           "candidate is scored again\n", where);
+      return;
     }
-    if (!j.contains("layers") || !j.contains("score")) fail(path_.string(), "line {}: needs layers and score", n);
-    known_[j["layers"].get<LayerSet>()] = {j["score"].get<double>(), j.value("seconds", 0.0)};
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty()) continue;
+    const json j = parse_json(line, where);
+    known_[json_int_list(j, "layers", where)] = {json_number(j, "score", where),
+                                                 j.contains("seconds") ? json_number(j, "seconds", where) : 0.0};
   }
+}
+
+void ScoreJournal::stop_if_asked() {
+  if (stop_ && stop_()) throw SearchInterrupted(size(), path_);
 }
 
 double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends) {
@@ -48,6 +69,7 @@ double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* se
     if (seconds) *seconds = it->second.second;
     return it->second.first;
   }
+  stop_if_asked();
   auto t0 = std::chrono::steady_clock::now();
   const double s = fn(layers, extends);
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -58,11 +80,7 @@ double ScoreJournal::score(const LayerSet& layers, const ScoreFn& fn, double* se
 
 void ScoreJournal::record(const LayerSet& layers, double score, double seconds) {
   known_[layers] = {score, seconds};
-  if (!path_.empty() && write_) {
-    std::ofstream out(path_, std::ios::app);
-    out << json{{"layers", layers}, {"score", score}, {"seconds", seconds}}.dump() << "\n";
-    out.flush();
-  }
+  file_.append(json{{"layers", layers}, {"score", score}, {"seconds", seconds}}.dump() + "\n");
 }
 
 std::vector<Scored> ScoreJournal::score_all(const std::vector<LayerSet>& candidates, const ScoreFn& fn,
@@ -84,12 +102,15 @@ std::vector<Scored> ScoreJournal::score_all(const std::vector<LayerSet>& candida
     out[i] = {it->second.first, it->second.second};
   }
   if (todo.empty()) return out;
+  stop_if_asked();
   const std::vector<Scored> got = many(todo, extends);
-  if (got.size() != todo.size()) fail("search", "{} scores for {} candidates", got.size(), todo.size());
-  for (size_t k = 0; k < todo.size(); ++k) {
+  if (got.size() > todo.size() || (got.size() < todo.size() && !(stop_ && stop_())))
+    fail("search", "{} scores for {} candidates", got.size(), todo.size());
+  for (size_t k = 0; k < got.size(); ++k) {
     record(todo[k], got[k].score, got[k].seconds);
     out[where[k]] = got[k];
   }
+  if (got.size() < todo.size()) throw SearchInterrupted(size(), path_);  // stopped between two candidates
   return out;
 }
 

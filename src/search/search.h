@@ -21,6 +21,7 @@
 //   uniform: evenly interleaved placements for each count k;  random: a seeded permutation.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -31,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/layers.h"
+#include "util/files.h"
 
 namespace hyb {
 
@@ -79,6 +81,14 @@ using ScoreFn = std::function<double(const LayerSet& layers, const LayerSet& ext
 // Scores several candidates that all extend `extends` (one round), returning (score, seconds) of
 // each in order: how a round is spread over several processes (search_run's distributed_round:
 // candidate i on rank i mod N, the scores all-gathered). Without one, candidates are scored one by one with ScoreFn.
+// Thrown when a ScoreJournal's stop check says so (a signal): see ScoreJournal::set_stop.
+struct SearchInterrupted : std::exception {
+  SearchInterrupted(int64_t kept, std::filesystem::path journal) : kept(kept), journal(std::move(journal)) {}
+  const char* what() const noexcept override { return "search interrupted"; }
+  int64_t kept;                  // scores in the journal
+  std::filesystem::path journal;
+};
+
 struct Scored {
   double score = 0, seconds = 0;
 };
@@ -88,10 +98,22 @@ using ScoreManyFn =
 // Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
 // is known, so an interrupted search resumes from the last finished candidate: replaying the
 // deterministic algorithm over the journal reaches the same point without rescoring.
+//
+// Each score is one line appended whole (util/files' AppendFile: a failed write is cut back and
+// stops the search with "FILE: write failed: ..."). A resume drops an incomplete last line (a run
+// killed mid-append) with a warning naming the file and line, and cuts the file back to its last
+// complete line before appending, so that every later resume replays every score; a damaged
+// complete line is refused, naming the file and line.
 class ScoreJournal {
  public:
   // write = false: read the journal on resume but never write it (the ranks but 0 of a --gpus run).
   explicit ScoreJournal(std::filesystem::path path = {}, bool resume = false, bool write = true);
+  // Asked before each candidate that is not in the journal is scored, and before each round given
+  // to a ScoreManyFn: true stops the search by throwing SearchInterrupted, every score made so far
+  // journalled. A ScoreManyFn may return the scores of its first candidates only when this is true
+  // (it saw the request between two candidates); they are journalled before the throw.
+  void set_stop(std::function<bool()> stop) { stop_ = std::move(stop); }
+  int64_t size() const { return static_cast<int64_t>(known_.size()); }  // scores known (journalled or replayed)
   double score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends = {});
   // Several candidates at once: the known ones from the journal, the others through `many` (or
   // `fn` one by one when `many` is empty), journalled in the candidates' order.
@@ -101,8 +123,12 @@ class ScoreJournal {
 
  private:
   void record(const LayerSet& layers, double score, double seconds);
+  void read(bool cut_torn_line);
+  void stop_if_asked();
   std::filesystem::path path_;
   bool write_ = true;
+  AppendFile file_;
+  std::function<bool()> stop_;
   std::map<LayerSet, std::pair<double, double>> known_;  // layers -> (score, seconds)
   int64_t replayed_ = 0;
 };

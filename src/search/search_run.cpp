@@ -17,6 +17,7 @@
 #include "util/error.h"
 #include "util/json.h"
 #include "util/files.h"
+#include "util/interrupt.h"
 #include "util/plot.h"
 
 namespace hyb {
@@ -30,6 +31,16 @@ ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group) {
     for (size_t i = R; i < cands.size(); i += W) own.push_back(cands[i]);
     scorer.plan_round(own, ext);
     std::vector<double> mine;
+    if (!group) {  // one process: may stop between candidates
+      std::vector<Scored> out;
+      for (const auto& c : cands) {
+        if (StopOnSignal::stop_requested()) break;
+        const auto c0 = std::chrono::steady_clock::now();
+        const double s = scorer.score(c, ext);
+        out.push_back({s, std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()});
+      }
+      return out;
+    }
     for (size_t i = R; i < cands.size(); i += W) {
       const auto c0 = std::chrono::steady_clock::now();
       mine.push_back(scorer.score(cands[i], ext));
@@ -137,6 +148,8 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   const bool root = !group || group->is_root();
   // A run directory is the search's own: a non-empty one is refused unless resumed (its M_best /
   // M_opt and journal are then replaced by this run's).
+  OutputLock lock;
+  if (root) lock = OutputLock::acquire("--out", o.out);
   if (root && !o.resume)
     require_new_output_dir("--out", o.out, {o.model_dir, o.linear}, "pass --resume to continue it, or choose a new --out");
   if (root) require_outside_inputs("--out", o.out, {o.model_dir, o.linear});
@@ -150,8 +163,16 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
   ScoreJournal journal(o.out / "candidates.jsonl", o.resume, root);
-  std::ofstream traj;
-  if (root) traj.open(o.out / "trajectory.jsonl", std::ios::trunc);
+  // ^C / SIGTERM: stop between two candidates (a group agrees between rounds), every score kept;
+  // SearchInterrupted then leaves this function. Caught while scoring only: the writing that
+  // follows is short, and each file is published whole.
+  std::optional<StopOnSignal> signals;
+  signals.emplace();
+  journal.set_stop([group] {
+    return group ? group->any(StopOnSignal::stop_requested()) : StopOnSignal::stop_requested();
+  });
+  AppendFile traj;
+  if (root) traj.open(o.out / "trajectory.jsonl", /*truncate=*/true);
   if (root)
     fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", o.model_dir.string(), task.name,
                scorer.num_documents(), o.metric, o.search.strategy,
@@ -212,9 +233,8 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
       c.push_back(j);
       if (!pick || e.score > pick->score) pick = &e;
     }
-    traj << nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
-                           {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() << "\n";
-    traj.flush();
+    traj.append(nlohmann::json{{"round", r.index}, {"candidates", c}, {"chosen", r.chosen}, {"score", r.score},
+                               {"accepted", r.accepted}, {"seconds", r.seconds}}.dump() + "\n");
     std::string noise;
     if (pick && scorer.per_document_metric()) {
       const nlohmann::json se = stderr_of(pick->layers);
@@ -237,6 +257,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
                r.candidates.size(), r.seconds);
     if (r.accepted && pick) current = pick->layers;
   }, distributed_round(scorer, group));
+  signals.reset();
   // Cost over all processes (a collective: every rank takes part before the others return).
   run.full_forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]
                             : scorer.full_forwards();
@@ -262,7 +283,8 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     summary["M_opt"]["stderr"] = stderr_of(result.opt.layers);
   }
   write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
-  // The two hybrids.
+  // The two hybrids, each renamed into place whole (a resumed run's swapped with the old in one
+  // step), before summary.json names them: it never points to a missing or half-written one.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {
     export_hybrid(o.model_dir, o.linear, e.layers, o.out / name, /*replace_existing=*/o.resume);
     summary[name]["dir"] = (o.out / name).string();

@@ -52,15 +52,20 @@ nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSp
 // recorded none is accepted with a one-line warning.
 void check_resume_settings(const std::filesystem::path& out, const nlohmann::json& now);
 
-// Runs the search on `task` (requests from `eo`) and writes the run directory. Prints the run's
-// header and a line per round on stderr (root only). Refuses modules distilled from
+// Runs the search on `task` (requests from `eo`) and writes the run directory, holding its lock
+// (util/files' OutputLock) meanwhile. Prints the run's header and a line per round on stderr (root
+// only). SIGINT / SIGTERM stop it between two candidates: SearchInterrupted is thrown, every score
+// made in the journal and nothing else written (util/interrupt tells the signal). The hybrids are published (renamed into place whole) before summary.json,
+// which names them, is written. Refuses modules distilled from
 // another model, and a --resume whose settings differ (check_resume_settings). Every rank returns; only the root's result
 // carries the summary. Throws hyb::Error for bad options or files.
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group);
 
 // A round over the processes of `group` (null: one process): candidate i on rank i mod N, each
-// rank planning its own candidates' prefix cache, (score, seconds) all-gathered.
+// rank planning its own candidates' prefix cache, (score, seconds) all-gathered. One process stops
+// between two candidates when asked by a signal (the scores so far returned; see
+// ScoreJournal::set_stop); a group stops between rounds, all its ranks agreeing.
 ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group);
 
 // trajectory.svg (score against linear layers, with P_min) and, for greedy, candidates.svg (every

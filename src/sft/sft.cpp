@@ -31,6 +31,7 @@
 #include "util/device.h"
 #include "util/error.h"
 #include "util/files.h"
+#include "util/json.h"
 #include "util/plot.h"
 #include "util/threads.h"
 
@@ -81,18 +82,25 @@ void write_sft_plots(const fs::path& dir) {
   PlotSeries loss{"training loss (answer tokens)", {}, {}};
   std::map<std::string, PlotSeries> eval;
   std::ifstream in(dir / "log.jsonl");
+  int64_t n = 0;
   for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    const double step = j.value("step", 0.0);
-    if (j.contains("loss")) loss.x.push_back(step), loss.y.push_back(j["loss"].get<double>());
-    if (j.contains("eval"))
-      for (auto it = j["eval"].begin(); it != j["eval"].end(); ++it) {
-        if (it.key().find("stderr") != std::string::npos) continue;
-        auto& s = eval[it.key()];
-        s.name = it.key();
-        s.x.push_back(step), s.y.push_back(it.value().get<double>());
-      }
+    const std::string where = (dir / "log.jsonl").string() + ":" + std::to_string(++n);
+    nlohmann::json j;
+    try {
+      j = parse_json(line, where);
+    } catch (const Error&) {  // a line cut off by a kill: the log is ours, and it is skipped
+      continue;
+    }
+    const double step = static_cast<double>(json_int(j, "step", where));
+    if (j.contains("loss")) loss.x.push_back(step), loss.y.push_back(json_number(j, "loss", where));
+    if (!j.contains("eval") || j["eval"].is_null()) continue;  // null: no --eval-task
+    const nlohmann::json& scores = json_object_key(j, "eval", where);
+    for (const auto& it : scores.items()) {
+      if (it.key().find("stderr") != std::string::npos) continue;
+      auto& s = eval[it.key()];
+      s.name = it.key();
+      s.x.push_back(step), s.y.push_back(json_number(scores, it.key(), where));
+    }
   }
   write_svg_line_plot(dir / "loss.svg", {loss}, {"Supervised fine-tuning: loss on the answer tokens", "step", "nats / token", true});
   if (!eval.empty()) {
@@ -175,6 +183,8 @@ SftResult run_sft(const SftOptions& o) {
       {"eval_task", o.eval_task}, {"eval_data", o.eval_data}, {"eval_limit", o.eval_limit}};
   const std::vector<CheckpointPart> parts = {{"", &params}};
   const fs::path& out = o.out_dir;
+  OutputLock lock;  // on --out while this run writes it
+  if (root) lock = OutputLock::acquire("--out", out);
   JsonlLog log;
   int64_t step = 0;
   double seconds_before = 0;
@@ -188,9 +198,10 @@ SftResult run_sft(const SftOptions& o) {
       fail((out / "checkpoint.safetensors").string(), "--resume: no checkpoint to resume from");
     require_same_settings(fingerprint, read_checkpoint_state(out));
     const nlohmann::json s = load_checkpoint(out, parts);
-    step = s.at("step").get<int64_t>();
-    seconds_before = s.at("seconds").get<double>();
-    r.eval_before = s.at("eval_before");
+    const std::string ckpt = checkpoint_path(out).string();  // names the file in a damaged state's error
+    step = json_int(s, "step", ckpt);
+    seconds_before = json_number(s, "seconds", ckpt);
+    r.eval_before = json_key(s, "eval_before", ckpt);
     log.open(out / "log.jsonl", step, root);
     if (root) fmt::print(stderr, "resuming at step {}/{}\n", step, total);
   }

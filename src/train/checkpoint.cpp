@@ -21,23 +21,29 @@ void save_checkpoint(const fs::path& dir, const std::vector<CheckpointPart>& par
       tensors.emplace_back("exp_avg_sq/" + name, p.opt.exp_avg_sq()[i]);
     }
   }
-  save_safetensors(dir / "checkpoint.safetensors", tensors, {{"format", "pt"}, {"state", state.dump()}});
+  save_safetensors(checkpoint_path(dir), tensors, {{"format", "pt"}, {"state", state.dump()}});
   write_file_atomic(dir / "checkpoint.json", state.dump(2) + "\n");
 }
 
+fs::path checkpoint_path(const fs::path& dir) { return dir / "checkpoint.safetensors"; }
+
 nlohmann::json read_checkpoint_state(const fs::path& dir) {
-  const fs::path path = dir / "checkpoint.safetensors";
+  const fs::path path = checkpoint_path(dir);
   auto f = SafetensorsFile::open(path);
   auto it = f->metadata().find("state");
   if (it == f->metadata().end()) fail(path.string(), "no \"state\" metadata (not a training checkpoint)");
-  return parse_json(it->second, path.string() + ": \"state\" metadata");
+  nlohmann::json state = parse_json(it->second, path.string() + ": \"state\" metadata");
+  json_int(state, "step", path.string());
+  json_number(state, "seconds", path.string());
+  json_object_key(state, "fingerprint", path.string());
+  return state;
 }
 
 nlohmann::json load_checkpoint(const fs::path& dir, const std::vector<CheckpointPart>& parts) {
-  const fs::path path = dir / "checkpoint.safetensors";
+  const fs::path path = checkpoint_path(dir);
   auto f = SafetensorsFile::open(path);
   nlohmann::json state = read_checkpoint_state(dir);
-  const int64_t step = state.at("step").get<int64_t>();
+  const int64_t step = state["step"].get<int64_t>();  // checked by read_checkpoint_state
   at::NoGradGuard ng;
   auto restore = [&](const std::string& name, at::Tensor& dst) {
     if (!f->has(name)) fail(path.string(), "missing tensor '{}'", name);
@@ -65,7 +71,7 @@ nlohmann::json load_checkpoint(const fs::path& dir, const std::vector<Checkpoint
 }
 
 void require_same_settings(const nlohmann::json& now, const nlohmann::json& state) {
-  const nlohmann::json& was = state.at("fingerprint");
+  const nlohmann::json& was = state["fingerprint"];  // an object: read_checkpoint_state checks it
   for (auto it = now.begin(); it != now.end(); ++it)
     if (!was.contains(it.key()) || was[it.key()] != it.value())
       fail("--resume", "'{}' was {} in the checkpoint, now {}: resume with the same settings", it.key(),

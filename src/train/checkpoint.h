@@ -19,8 +19,14 @@ struct CheckpointPart {
   TrainableParams* params;
 };
 
+// DIR/checkpoint.safetensors.
+std::filesystem::path checkpoint_path(const std::filesystem::path& dir);
+
 void save_checkpoint(const std::filesystem::path& dir, const std::vector<CheckpointPart>& parts,
                      const nlohmann::json& state);
+// The state; hyb::Error naming the file when it lacks "step" (an integer), "seconds" (a number)
+// or "fingerprint" (an object), or holds one of another type: a damaged checkpoint. A command's
+// own keys are read with util/json's json_int & co., naming checkpoint_path(dir).
 nlohmann::json read_checkpoint_state(const std::filesystem::path& dir);
 // Restores masters, moments and AdamW step counts (state["step"]) in place; returns the state.
 nlohmann::json load_checkpoint(const std::filesystem::path& dir, const std::vector<CheckpointPart>& parts);

@@ -1,5 +1,6 @@
 #include "train/log.h"
 
+#include <fstream>
 #include <string>
 
 #include "util/error.h"
@@ -29,15 +30,15 @@ void truncate_log(const fs::path& path, int64_t step) {
 void JsonlLog::open(const fs::path& path, int64_t resume_step, bool write) {
   if (!write) return;
   if (resume_step < 0) {
-    out_.open(path, std::ios::trunc);
+    out_.open(path, /*truncate=*/true);
     return;
   }
   truncate_log(path, resume_step);
-  out_.open(path, std::ios::app);
+  out_.open(path, /*truncate=*/false);
 }
 
 void JsonlLog::write(const nlohmann::json& line) {
-  if (out_.is_open()) out_ << line.dump() << "\n" << std::flush;
+  out_.append(line.dump() + "\n");
 }
 
 }  // namespace hyb

@@ -1,12 +1,15 @@
 // train/log: log.jsonl, one JSON object per logged step ({"step": s, ...}), written by rank 0 and
-// flushed line by line. A resumed run keeps the lines up to its checkpoint's step and appends: it
-// redoes the steps after it, and a line cut short by the interruption is dropped. Pure C++.
+// appended line by line, every write checked (util/files' AppendFile: a full disk stops the run
+// with "log.jsonl: write failed: ..." rather than a log silently cut short). A resumed run keeps
+// the lines up to its checkpoint's step and appends: it redoes the steps after it, and a line cut
+// short by the interruption is dropped. Pure C++.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
+
+#include "util/files.h"
 
 namespace hyb {
 
@@ -21,7 +24,7 @@ class JsonlLog {
   void write(const nlohmann::json& line);
 
  private:
-  std::ofstream out_;
+  AppendFile out_;
 };
 
 }  // namespace hyb

@@ -23,11 +23,58 @@ void require_regular_file(const std::filesystem::path& path);
 // The whole file as bytes; throws hyb::Error naming the file if it is not a regular file or cannot be opened.
 std::string read_file(const std::filesystem::path& path);
 
-// Writes through `body` into PATH.tmp, fsyncs, then renames over PATH: readers see the old file
-// or the new one, never half of one (a killed run leaves at most a stale .tmp).
-void write_stream_atomic(const std::filesystem::path& path, const std::function<void(std::ofstream&)>& body);
+// Writes through `body` into a temporary PATH.tmp.<pid>.<random> (a name no other process or
+// writer uses, so two runs never write one temporary), fsyncs, then renames over PATH: readers see
+// the old file or the new one, never half of one. Every write, the flush, the fsync and the close
+// are checked: a failure (a full disk, a file size limit) throws hyb::Error "PATH: write failed:
+// <errno text>" and removes the temporary, as does an exception from `body`; a killed run leaves at
+// most a stale PATH.tmp.*. A PATH that exists and is not a regular file (/dev/stdout, /dev/null, a
+// FIFO) is written in place, checked the same way: it cannot be replaced by a rename.
+void write_stream_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& body);
 // Write `contents` to `path` atomically (temporary file + rename). For JSON outputs and logs.
 void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
+
+// A file that grows line by line (a journal, a log), every write checked: append() writes its text
+// whole or throws hyb::Error "PATH: write failed: <errno text>" after cutting the file back to its
+// size before the call, so a failed append never leaves half a line for the next one to join.
+class AppendFile {
+ public:
+  AppendFile() = default;
+  ~AppendFile();
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+  // Opens (creating it if missing) for appending; `truncate` empties it first.
+  void open(const std::filesystem::path& path, bool truncate);
+  bool is_open() const { return fd_ >= 0; }
+  void append(const std::string& text);
+  void close();  // checked (the destructor closes without a check)
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+};
+
+// The lock a command holds on its output directory while it writes it: a second run into the same
+// directory is refused at once instead of interleaving with the first. An flock(2) on
+// "<parent>/.<name>.lock" beside the directory (beside it, so that the directory itself stays empty
+// for require_new_output_dir and StagedDir's rename), released by the kernel when the process dies:
+// a killed run never blocks the next. The file holds the holder's pid, for the refusal's message,
+// and is removed on release.
+class OutputLock {
+ public:
+  OutputLock() = default;
+  ~OutputLock();
+  OutputLock(OutputLock&& other) noexcept;
+  OutputLock& operator=(OutputLock&& other) noexcept;
+  // Takes the lock on `dir` (which need not exist yet; its parent is created), or throws
+  // hyb::Error(flag, "'DIR' is being written by another run (pid N): ...").
+  static OutputLock acquire(const std::string& flag, const std::filesystem::path& dir);
+  void release();
+
+ private:
+  std::filesystem::path file_;
+  int fd_ = -1;
+};
 
 // Refuses (hyb::Error naming `flag` and `out`) an output directory whose creation would replace
 // something the command did not make: an existing file, a non-empty directory, or `out` equal to or

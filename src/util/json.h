@@ -5,8 +5,10 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <filesystem>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hyb {
 
@@ -25,5 +27,14 @@ nlohmann::json parse_json(std::string_view text, const std::string& where);
 
 // parse_json of the whole file (a regular file: see read_file).
 nlohmann::json read_json_file(const std::filesystem::path& path);
+
+// Reading a key of an object parsed from `where` (a file, or "FILE:LINE"): a damaged checkpoint,
+// log or journal gives hyb::Error(where, "missing key 'step'") or (where, "key 'step' is a string,
+// not an integer"), never the JSON library's exception text, which names no file.
+const nlohmann::json& json_key(const nlohmann::json& object, const std::string& key, const std::string& where);
+const nlohmann::json& json_object_key(const nlohmann::json& object, const std::string& key, const std::string& where);
+int64_t json_int(const nlohmann::json& object, const std::string& key, const std::string& where);
+double json_number(const nlohmann::json& object, const std::string& key, const std::string& where);
+std::vector<int64_t> json_int_list(const nlohmann::json& object, const std::string& key, const std::string& where);
 
 }  // namespace hyb
