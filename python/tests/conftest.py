@@ -64,7 +64,7 @@ def hybrids(binary, tmp_path_factory):
             work = tmp_path_factory.mktemp(f"{model}-{mixer}")
             run(binary, "distill", "--model", shared(model_rel), "--tokenizer", shared(tok_rel), "--data",
                 shared(CORPUS), "--mixer", mixer, "--layers", layers, "--tokens", 4 * 4 * 32, "--seq-len", 32,
-                "--batch", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu", "--no-progress",
+                "--batch-size", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu", "--no-progress",
                 "--out", work / "distill")
             run(binary, "export", "--model", shared(model_rel), "--linear", work / "distill" / "linear.safetensors",
                 "--layers", layers, "--out", work / "hybrid")
