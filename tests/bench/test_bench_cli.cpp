@@ -79,8 +79,8 @@ TEST(BenchCli, RowsPlotAndFrom) {
 
 // "peak GiB" is each row's own (it was the process's peak so far on the CPU, so a small context
 // measured after a large one showed the large one's peak): a context of 16 after one of 1536
-// peaks near where it peaks alone, far below the large row. The rows and the table say what the
-// number is.
+// peaks well below the large row (measured: 0.38 GiB large, 0.24 after it, 0.17 alone; what
+// stays above "alone" is freed memory malloc keeps). The rows and the table say what it is.
 TEST(BenchCli, PeakMemoryIsEachRowsOwn) {
   HYB_REQUIRE_BINARY(bin);
   const auto dir = test::temp_dir("bench_peak");
@@ -112,7 +112,7 @@ TEST(BenchCli, PeakMemoryIsEachRowsOwn) {
   const double large = rows[0]["peak_memory_bytes"].get<double>(), after = rows[1]["peak_memory_bytes"].get<double>(),
                own = small[0]["peak_memory_bytes"].get<double>();
   EXPECT_GT(large - own, 100e6) << "the large row should need over 100 MB more than the small one";
-  EXPECT_LT(after, own + (large - own) / 2) << "large " << large << ", small after it " << after << ", small alone " << own;
+  EXPECT_LT(after, large - (large - own) / 4) << "large " << large << ", small after it " << after << ", small alone " << own;
   EXPECT_NE(both.find("peak GiB: the process's peak resident memory during each row's timed run"), std::string::npos)
       << both;
 }

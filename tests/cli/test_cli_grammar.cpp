@@ -60,9 +60,10 @@ std::map<std::string, HelpOption> help_options(const std::string& command) {
       // description (or the line ends and the description follows on the next).
       const std::string opts = line.substr(start, line.find("  ", start) - start);
       HelpOption o;
-      o.name = opts.substr(0, opts.find(' '));
-      const size_t type = o.name.size() + 1;
-      o.takes_value = type < opts.size() && std::isupper(static_cast<unsigned char>(opts[type]));
+      o.name = opts.substr(0, opts.find_first_of(" {"));  // "--no-progress{false}": a negated flag
+      std::stringstream words(opts.substr(o.name.size()));
+      std::string type;  // INT, TEXT:{a,b}, FLOAT:a number > 0; not "Needs:" or "Excludes:"
+      o.takes_value = words >> type && std::isupper(static_cast<unsigned char>(type[0])) && type.back() != ':';
       for (size_t eq = opts.find('='); eq != std::string::npos && !o.has_default; eq = opts.find('=', eq + 1))
         o.has_default = eq + 1 < opts.size() && opts[eq + 1] != ' ';
       o.required = line.find("REQUIRED") != std::string::npos;
@@ -116,15 +117,15 @@ TEST(CliGrammar, OldSpellingsStillParse) {
   HYB_REQUIRE_BINARY(bin);
   const std::string distill = "distill --model /nonexistent --data x.txt --out /nonexistent/d ";
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"bench --model /nonexistent --batch 0", "error: --batch-size: must be"},
-      {"bench --model /nonexistent --new-tokens 0", "error: --max-new-tokens: must be"},
-      {distill + "--batch 0", "error: --batch-size: must be"},
-      {distill + "--batch=0", "error: --batch-size: must be"},
-      {"sft --model /nonexistent --out /nonexistent/s --batch 0", "error: --batch-size: must be"},
-      {"perplexity --model /nonexistent --data x --batch 0", "error: --batch-size: must be"},
-      {"demo --no-log --threads -1", "error: --threads: must be"},
+      {"bench --model /nonexistent --batch 0", "--batch-size: ("},
+      {"bench --model /nonexistent --new-tokens 0", "--max-new-tokens: must be"},
+      {distill + "--batch 0", "--batch-size: must be"},
+      {distill + "--batch=0", "--batch-size: must be"},
+      {"sft --model /nonexistent --out /nonexistent/s --batch 0", "--batch-size: must be"},
+      {"perplexity --model /nonexistent --data x --batch 0", "--batch-size: must be"},
+      {"demo --no-log --threads -1", "--threads: must be"},
       // An alias exists only where its canonical flag does.
-      {"generate --model /nonexistent --prompt hi --batch 2", "generate: unknown flag --batch"},
+      {"generate --model /nonexistent --prompt hi --batch 2", "error: generate: unknown flag --batch"},
   };
   for (const auto& [args, expected] : cases) {
     int rc = 0;
