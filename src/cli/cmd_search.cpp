@@ -9,7 +9,6 @@
 #include "dist/launch.h"
 #include "dist/process_group.h"
 #include "io/config.h"
-#include "io/layers.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search_run.h"
@@ -127,12 +126,8 @@ void add_export(CLI::App& app) {
   cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11 or 0-2,5, or all")->required();
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
   cmd->callback([a] {
-    // "" is every layer to parse_layer_list (a default elsewhere); here it is a mistake.
-    if (a->layers.empty()) fail("--layers", "empty (give layers such as 3,7,11 or 0-2,5, or all)");
-    const auto layers = parse_layer_list(a->layers, ModelConfig::load(a->model).num_layers,
-                                         "--layers");
-    export_hybrid(a->model, a->linear, layers, a->out);
-    fmt::print("wrote {} ({} linear layers)\n", a->out, layers.size());
+    export_hybrid_layers(a->model, a->linear, a->layers, a->out);
+    fmt::print("wrote {} ({} linear layers)\n", a->out, ModelConfig::load(a->out).num_linear_layers());
   });
 }
 

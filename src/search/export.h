@@ -8,6 +8,7 @@
 // code that knows the hybrid loads it.
 #pragma once
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace hyb {
@@ -20,6 +21,12 @@ namespace hyb {
 void export_hybrid(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
                    const std::vector<int64_t>& layers, const std::filesystem::path& out_dir,
                    bool replace_existing = false);
+
+// export_hybrid with the layers as a --layers list ("3,7,11", "0-2,5" or "all": io/layers), read
+// against the model's layer count after the --out checks (so a bad --out is refused before the
+// model is read); an empty list is refused.
+void export_hybrid_layers(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
+                          const std::string& layers, const std::filesystem::path& out_dir);
 
 // Copies the tokenizer files a model directory has (tokenizer.json, tokenizer_config.json, ...)
 // into `to`, as every written model directory carries them.
