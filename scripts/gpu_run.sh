@@ -91,7 +91,7 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
       for n in $counts; do
         rm -rf /tmp/q15-dist$n
         timeout 300 $H distill --model /tmp/q15 --mixer gdn --data $S/corpora/wikitext2_raw/wiki.test.raw \
-          --tokens $((n * 8 * 1024 * 12)) --batch $((n * 8)) --eval-sequences 2 --eval-every 0 --device cuda \
+          --tokens $((n * 8 * 1024 * 12)) --batch-size $((n * 8)) --eval-sequences 2 --eval-every 0 --device cuda \
           --gpus $n --out /tmp/q15-dist$n --no-progress > "$R/dist_distill_$n.log" 2>&1; tail -3 "$R/dist_distill_$n.log"
         python3 -c "import json;d=json.load(open('/tmp/q15-dist$n/distill.json'));print('gpus $n tokens/s', round(d['tokens_per_second']), 'seconds', round(d['seconds'],1))"
         cp /tmp/q15-dist$n/distill.json "$R/dist_distill_$n.json" 2>/dev/null
@@ -121,12 +121,12 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
         timeout 200 $H distill --model $S/models/stories260K/hf --mixer $mixer --device cuda --dtype float32 \
           --data "$C/gutenberg_nltk/*.txt" $C/tinyshakespeare/input.txt $C/wikitext2_raw/wiki.test.raw \
           --eval-data $C/tinystories/tinystories_val.txt --eval-sequences 8 --tokens ${STORIES_TOKENS:-4194304} \
-          --seq-len 256 --batch 16 --lr 3e-3 --eval-every 128 --checkpoint-every 256 --no-progress \
+          --seq-len 256 --batch-size 16 --lr 3e-3 --eval-every 128 --checkpoint-every 256 --no-progress \
           --out $R/stories-$mixer > $R/stories_$mixer.log 2>&1; tail -8 $R/stories_$mixer.log
         rm -f $R/stories-$mixer/checkpoint.safetensors
         timeout 100 $H perplexity --model $S/models/stories260K/hf --data $C/tinystories/tinystories_val.txt \
           --seq-len 256 --sequences 64 --linear $R/stories-$mixer/linear.safetensors --sweep --device cuda \
-          --dtype float32 --json $R/stories-$mixer/perplexity.json 2>&1 | tail -9
+          --dtype float32 --out $R/stories-$mixer/perplexity.json 2>&1 | tail -9
       done ;;
     graphs) q15  # distillation with the students' updates as CUDA graphs (default) and op by op (--no-graph)
       for mixer in ${GRAPH_MIXERS:-gdn}; do
@@ -155,7 +155,7 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
       cfg=$S/configs/llama-3.2-3b-instruct.json
       PYTHONUNBUFFERED=1 timeout ${HF_LIMIT:-500} python3 tools/hf_generate_bench.py --config $cfg --modes ${HF_MODES:-eager,static-compile} --out $R/hf_generate.json
       for shape in 512x64 2048x32 16384x8 65536x2; do
-        timeout 100 $H bench --config $cfg --context ${shape%x*} --batch ${shape#*x} --device cuda \
+        timeout 100 $H bench --config $cfg --context ${shape%x*} --batch-size ${shape#*x} --device cuda \
           --out $R/ours_$shape.json 2>&1 | tail -1
       done ;;
   esac

@@ -67,7 +67,7 @@ def distilled(binary, tmp_path_factory):
             eps = ["--norm-eps", norm_eps] if norm_eps else []
             run(binary, "distill", "--model", shared(model_rel), "--tokenizer", shared(tok_rel), "--data",
                 shared(CORPUS), "--mixer", mixer, "--layers", layers or default_layers, "--tokens", 4 * 4 * 32,
-                "--seq-len", 32, "--batch", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu",
+                "--seq-len", 32, "--batch-size", 4, "--eval-sequences", 1, "--lr", 1e-2, "--device", "cpu",
                 "--no-progress", *eps, "--out", out)
             made[key] = out / "linear.safetensors"
         return made[key]

@@ -13,6 +13,7 @@
 #include "util/json.h"
 #include "util/files.h"
 #include "util/plot.h"
+#include "util/progress.h"
 #include "util/threads.h"
 
 namespace hyb {
@@ -61,15 +62,21 @@ std::vector<ThroughputRow> run_bench(const std::vector<BenchVariant>& variants, 
   ThroughputOptions opt = o.throughput;
   std::vector<ThroughputRow> rows;
   std::map<int64_t, double> full_speed;
+  Progress bar("bench", static_cast<int64_t>(variants.size() * o.contexts.size()), "rows",
+               o.progress ? Progress::Mode::kAuto : Progress::Mode::kSilent);
   for (const auto& [name, make] : variants) {
+    bar.update(bar.done(), "loading " + name);
     auto model = make();
     configure_threads(o.threads, model->config().hidden_size);
     for (int64_t ctx : o.contexts) {
+      bar.update(bar.done(), fmt::format("{}, context {}", name, ctx));
       opt.context = ctx;
       auto r = measure_throughput(*model, name, opt);
       if (r.num_linear == 0 && !full_speed.count(ctx)) full_speed[ctx] = r.decode_tok_s;
       if (full_speed.count(ctx)) r.speedup = r.decode_tok_s / full_speed[ctx];
+      bar.clear();  // the row's line replaces it
       if (on_row) on_row(r);
+      bar.add(1);
       rows.push_back(r);
       // Written after every row, so that a run stopped by a time limit keeps what it measured.
       if (!o.out.empty()) {

@@ -39,6 +39,7 @@ struct BenchRunOptions {
   ThroughputOptions throughput;  // its context is set per row
   int threads = 0;               // CPU threads (0: by model size, util/threads)
   std::string out, plot;         // JSON rows and SVG plot, rewritten after every row ("" = none)
+  bool progress = true;          // a bar with ETA over the rows on stderr (erased while a row prints)
 };
 // Measures every variant at every context; `on_row` sees each row as it is measured.
 std::vector<ThroughputRow> run_bench(const std::vector<BenchVariant>& variants, const BenchRunOptions& opt,

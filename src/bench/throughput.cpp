@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "model/decode_engine.h"
 #include "model/model.h"
@@ -23,7 +24,7 @@ nlohmann::json ThroughputRow::to_json() const {
           {"decode_tokens_per_s", decode_tok_s}, {"peak_memory_bytes", peak_bytes},
           {"kv_cache_bytes", kv_bytes}, {"state_bytes", state_bytes},     {"weight_bytes", weight_bytes},
           {"decode_bound_tokens_per_s", bound_tok_s}, {"speedup", speedup}, {"decode_cuda_graph", cuda_graph},
-          {"bandwidth_bytes_per_s", bandwidth}};
+          {"bandwidth_bytes_per_s", bandwidth}, {"peak_memory_scope", peak_scope}};
 }
 
 ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
@@ -42,7 +43,23 @@ ThroughputRow ThroughputRow::from_json(const nlohmann::json& j) {
   r.speedup = j.at("speedup").get<double>();
   r.cuda_graph = j.value("decode_cuda_graph", false);  // absent in rows written before it was recorded
   r.bandwidth = j.value("bandwidth_bytes_per_s", 0.0);  // likewise
+  r.peak_scope = j.value("peak_memory_scope", "");      // likewise
   return r;
+}
+
+std::string peak_memory_note(const std::vector<ThroughputRow>& rows) {
+  std::set<std::string> scopes;
+  for (const auto& r : rows)
+    if (!r.peak_scope.empty()) scopes.insert(r.peak_scope);
+  if (scopes.empty()) return "";
+  if (scopes.size() > 1) return "peak GiB: measured differently across these rows (peak_memory_scope in their JSON)";
+  const std::string& s = *scopes.begin();
+  if (s == "gpu_allocated")
+    return "peak GiB: the most GPU memory held in tensors during each row's timed run (weights, cache, activations)";
+  if (s == "resident")
+    return "peak GiB: the process's peak resident memory during each row's timed run (weights included, and memory "
+           "the allocator kept from earlier rows)";
+  return "peak GiB: the process's peak resident memory since it started (this system cannot reset it per row)";
 }
 
 double default_bandwidth(at::Device device) {
@@ -112,10 +129,11 @@ ThroughputRow measure_throughput(CausalLM& model, const std::string& config, con
   };
   // Warm-up (kernel selection, graph capture, allocator) on a short decode, then the timed run.
   run(std::min<int64_t>(4, opt.new_tokens), nullptr, nullptr);  // the cache holds context + new_tokens
-  reset_peak_memory(dev);
+  const bool per_row = reset_peak_memory(dev);
   double tp = 0, td = 0;
   run(opt.new_tokens, &tp, &td);
   row.peak_bytes = peak_memory_bytes(dev);
+  row.peak_scope = dev.is_cuda() ? "gpu_allocated" : per_row ? "resident" : "resident_so_far";
   row.prefill_tok_s = B * opt.context / tp;
   row.decode_tok_s = B * opt.new_tokens / td;
   // Bytes one decoding step must read: every weight once, the KV of the average context

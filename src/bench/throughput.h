@@ -16,7 +16,7 @@ class CausalLM;
 
 struct ThroughputOptions {
   int64_t context = 2048;
-  int64_t batch = 0;  // 0 = the largest that fits (--batch max)
+  int64_t batch = 0;  // 0 = the largest that fits (--batch-size max)
   int64_t new_tokens = 128;
   int64_t prefill_chunk = 0;  // 0: CausalLM::default_prefill_chunk (whole context on CUDA, 2048 on CPU)
   int64_t max_batch = 256;
@@ -33,9 +33,17 @@ struct ThroughputRow {
   double bandwidth = 0;    // the bandwidth of that bound, bytes/s
   double speedup = 1.0;    // decode tok/s over the full-attention model at this context
   bool cuda_graph = false;  // the timed decoding steps replayed as one CUDA graph
+  // What peak_bytes measures (peak_memory_note says it in words): "gpu_allocated" (the caching
+  // allocator's peak during this row's timed run), "resident" (the process's peak resident memory
+  // during it: weights included, and memory the allocator kept from earlier rows), or
+  // "resident_so_far" (the process's peak since it started, where it cannot be reset).
+  std::string peak_scope;
   nlohmann::json to_json() const;
   static ThroughputRow from_json(const nlohmann::json& j);  // throws nlohmann's errors on a missing field
 };
+
+// One line saying what the rows' "peak GiB" is (their peak_scope), "" for rows that do not say.
+std::string peak_memory_note(const std::vector<ThroughputRow>& rows);
 
 // Largest batch whose weights + cache + prefill working set fit in the device's free memory.
 int64_t max_batch_that_fits(CausalLM& model, const ThroughputOptions& opt);

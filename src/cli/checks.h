@@ -64,7 +64,5 @@ inline std::vector<int64_t> parse_token_ids(const std::string& flag, const std::
   if (ids.empty()) fail(flag, "no token ids given");
   return ids;
 }
-// One item of a layer list (export --layers 3,7,11): CLI11 read `--layers ''` as layer 0.
-inline CLI::Validator layer_index() { return number_in(0, 1 << 20, "a layer index (a whole number >= 0)"); }
 
 }  // namespace hyb::cli

@@ -23,7 +23,7 @@ void add_demo(CLI::App& app) {
   cmd->add_flag("--quick", o->quick, "Small and fast (under a minute, for CI): shows the steps, not the result");
   cmd->add_option("--seed", o->seed, "Seed of the world and of every initialisation");
   cmd->add_option("--threads", o->threads, "CPU threads (default: 1, fastest for this model size)")->check(thread_count());
-  cmd->add_flag("!--no-log", o->log, "No progress lines on stderr");
+  cmd->add_flag("!--no-progress", o->log, "No progress lines on stderr");
   cmd->callback([o, out] {
     o->out = *out;
     const auto report = demo::run_demo(*o);

@@ -36,7 +36,7 @@ void add_distill(CLI::App& app) {
       ->required();
   cmd->add_option("--tokens", a->tokens, "Training tokens")->check(positive())->capture_default_str();
   cmd->add_option("--seq-len", a->seq_len, "Tokens per sequence")->check(positive())->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Sequences per step")->check(positive())->capture_default_str();
+  cmd->add_option("--batch-size", a->batch, "Sequences per step")->check(positive())->capture_default_str();
   cmd->add_option("--lr", a->lr, "Peak learning rate")->check(positive())->capture_default_str();
   cmd->add_option("--min-lr-ratio", a->min_lr_ratio, "Final lr as a fraction of --lr (cosine)")
       ->check(number_in(0, 1, "a number from 0 to 1"))->capture_default_str();
@@ -61,7 +61,7 @@ void add_distill(CLI::App& app) {
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)")->check(thread_count());
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random test fixtures)");
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
-  add_parallel_options(cmd, *par, "data parallel, --batch is the global batch");
+  add_parallel_options(cmd, *par, "data parallel, --batch-size is the global batch");
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
   cmd->add_option("--profile-step", a->profile_step,
@@ -77,7 +77,7 @@ void add_distill(CLI::App& app) {
     a->tokenizer_dir = *tok;
     a->out_dir = *out;
     if (par->world() > 1 && a->batch % par->world() != 0)  // said before any worker starts
-      fail("--batch", "{} is not divisible by --gpus {}{} (each process takes batch / N sequences of every step)", a->batch,
+      fail("--batch-size", "{} is not divisible by --gpus {}{} (each process takes batch / N sequences of every step)", a->batch,
            par->gpus, par->nnodes > 1 ? fmt::format(" x --nnodes {}", par->nnodes) : "");
     auto group = dist::join_or_launch(*par, a->device);  // the launcher exits here with its workers' code
     a->group = group.get();

@@ -45,10 +45,10 @@ std::vector<eval::TaskSpec> resolve_tasks(const EvalArgs& a) {
 void add_eval(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "Score a model on zero-shot tasks (lm-evaluation-harness rules)");
   auto a = std::make_shared<EvalArgs>();
-  cmd->add_option("--model", a->model, "Model directory (full or hybrid)");
+  cmd->add_option("--model", a->model, "Model directory (full or hybrid; default: none, needed unless --list-tasks or --dump-requests)");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json or its directory (default: --model)");
-  cmd->add_option("--task", a->tasks, "Task name(s), comma-separated (see --list-tasks)");
-  cmd->add_option("--data", a->data, "One task's data file (JSONL: built-in task fields or the generic format)");
+  cmd->add_option("--task", a->tasks, "Task name(s), comma-separated (see --list-tasks; default: the --data file's name)");
+  cmd->add_option("--data", a->data, "One task's data file (JSONL: built-in task fields or the generic format; default: the task's in --tasks-dir)");
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to score (default: test if the task has one, else validation)");
   cmd->add_option("--limit", a->limit, "Score only the first N documents of each task")->check(non_negative());
@@ -58,10 +58,10 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--max-length", a->max_length, "Model window for left truncation (default: max_position_embeddings)")->check(non_negative());
   cmd->add_option("--layout", a->layout, "shared: each context computed once (default); rows: one row per request as the harness")
       ->check(CLI::IsMember({"shared", "rows"}));
-  cmd->add_option("--out", a->out, "Write results JSON (lm-evaluation-harness shape)");
-  cmd->add_option("--samples", a->samples, "Write one JSON line per document (requests, log-likelihoods, prediction, gold)");
+  cmd->add_option("--out", a->out, "Results JSON file (lm-evaluation-harness shape; default: none)");
+  cmd->add_option("--samples", a->samples, "Write one JSON line per document (requests, log-likelihoods, prediction, gold; default: none)");
   cmd->add_option("--dump-requests", a->dump,
-                  "Write every request's token ids (untruncated unless --max-length) and exit: no model needed");
+                  "Write every request's token ids (untruncated unless --max-length) and exit: no model needed (default: none)");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_flag("--list-tasks", a->list, "List the built-in tasks and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar");

@@ -11,6 +11,7 @@
 #include "cli/commands.h"
 #include "dist/launch.h"
 #include "dist/process_group.h"
+#include "io/config.h"
 #include "model/model.h"
 #include "search/export.h"
 #include "search/search_run.h"
@@ -26,7 +27,7 @@ struct SearchArgs {
   int64_t replace = -1, limit = 0, max_tokens = 0;
   std::string strategy = "greedy";
   uint64_t seed = 0;
-  bool resume = false, no_prefix_cache = false, stop_on_significant_drop = false;
+  bool resume = false, no_prefix_cache = false, stop_on_significant_drop = false, no_progress = false;
   int threads = 0;
   dist::LaunchOptions parallel;
 };
@@ -44,7 +45,7 @@ void add_search(CLI::App& app) {
   cmd->add_option("--model", a->model, "Full-attention model directory")->required();
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors from hybridize distill)")->required();
   cmd->add_option("--task", a->task, "Task name (see hybridize eval --list-tasks)")->required();
-  cmd->add_option("--data", a->data, "The task's data file (a built-in task's fields, or the generic format)");
+  cmd->add_option("--data", a->data, "The task's data file (a built-in task's fields, or the generic format; default: the task's in --tasks-dir)");
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to search on (default: validation if the task has it)");
   cmd->add_option("--limit", a->limit, "Only the first N documents (0: all)")->check(non_negative());
@@ -60,6 +61,7 @@ void add_search(CLI::App& app) {
                 "Under P_min, stop only when the drop from the current model exceeds 2 paired standard errors "
                 "over documents (acc, acc_norm); otherwise accept the layer and go on");
   cmd->add_flag("--no-prefix-cache", a->no_prefix_cache, "Recompute every layer for every candidate");
+  cmd->add_flag("--no-progress", a->no_progress, "No progress bar");
   cmd->add_option("--max-tokens", a->max_tokens, "Padded tokens per batch (default: auto)")->check(non_negative());
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer directory (default: the model's)");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
@@ -90,6 +92,7 @@ void add_search(CLI::App& app) {
     o.metric = a->metric;
     o.resume = a->resume;
     o.prefix_cache = !a->no_prefix_cache;
+    o.progress = !a->no_progress;
     o.stop_on_significant_drop = a->stop_on_significant_drop;
     o.search.strategy = a->strategy;
     o.search.max_drop = a->max_drop;
@@ -128,13 +131,12 @@ void add_search(CLI::App& app) {
 void add_export(CLI::App& app) {
   auto* cmd = app.add_subcommand("export", "Write a hybrid model directory");
   struct Args {
-    std::string model, linear, out, to = "hybridize";
-    std::vector<int64_t> layers;
+    std::string model, linear, out, layers, to = "hybridize";
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--model", a->model, "Base model directory")->required();
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors)")->required();
-  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11")->delimiter(',')->required()->check(layer_index());
+  cmd->add_option("--layers", a->layers, "Layers to replace, e.g. 3,7,11 or 0-2,5, or all")->required();
   cmd->add_option("--out", a->out, "Hybrid model directory")->required();
   cmd->add_option("--to", a->to,
                   "Format: hybridize (loads in hybridize, and in transformers with trust_remote_code) or fla "
@@ -143,8 +145,8 @@ void add_export(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([a] {
     const HybridFormat format = a->to == "fla" ? HybridFormat::kFla : HybridFormat::kHybridize;
-    export_hybrid(a->model, a->linear, a->layers, a->out, /*replace_existing=*/false, format);
-    fmt::print("wrote {} ({} linear layers, {} format)\n", a->out, a->layers.size(), a->to);
+    export_hybrid_layers(a->model, a->linear, a->layers, a->out, format);
+    fmt::print("wrote {} ({} format)\n", a->out, a->to);
   });
 }
 

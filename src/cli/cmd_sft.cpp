@@ -19,10 +19,10 @@ void add_sft(CLI::App& app) {
   auto no_progress = std::make_shared<bool>(false), no_pack = std::make_shared<bool>(false);
   auto par = std::make_shared<dist::LaunchOptions>();
   cmd->add_option("--model", *model, "Model directory: a base checkpoint, an exported hybrid, a search's M_opt/")->required();
-  cmd->add_option("--task", a->task, "Task whose training documents become prompt + target delimiter + gold answer");
+  cmd->add_option("--task", a->task, "Task whose training documents become prompt + target delimiter + gold answer (default: none, give it or --data)");
   cmd->add_option("--split", a->split, "The task's split to train on")->capture_default_str();
   cmd->add_option("--data", a->data,
-                  "JSONL file: {\"prompt\", \"completion\"} lines; with --task, that task's documents in your file");
+                  "JSONL file: {\"prompt\", \"completion\"} lines; with --task, that task's documents in your file (default: none)");
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--out", *out, "Output model directory (with sft.json, log.jsonl, loss.svg, eval.svg, checkpoint)")->required();
   cmd->add_option("--train", a->train, "Parameter groups to train: all, or linear, attention, mlp (comma-separated)")
@@ -33,7 +33,7 @@ void add_sft(CLI::App& app) {
       ->check(non_negative());
   cmd->add_option("--seq-len", a->seq_len, "Tokens per row; longer documents are skipped (counted in sft.json)")
       ->check(positive())->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Rows per step (global with --gpus)")->check(positive())->capture_default_str();
+  cmd->add_option("--batch-size", a->batch, "Rows per step (global with --gpus)")->check(positive())->capture_default_str();
   cmd->add_flag("--no-pack", *no_pack, "One document a row, padded (default: documents packed into rows)");
   cmd->add_option("--lr", a->lr, "Peak learning rate")->check(positive())->capture_default_str();
   cmd->add_option("--min-lr-ratio", a->min_lr_ratio, "Final lr as a fraction of --lr (cosine)")
@@ -42,8 +42,8 @@ void add_sft(CLI::App& app) {
   cmd->add_option("--weight-decay", a->weight_decay, "AdamW decoupled weight decay (matrices)")->check(non_negative())
       ->capture_default_str();
   cmd->add_option("--clip", a->clip, "Gradient-norm clip (0: off)")->check(non_negative())->capture_default_str();
-  cmd->add_option("--eval-task", a->eval_task, "Task scored (its default split, e.g. test) before, after and every --eval-every steps");
-  cmd->add_option("--eval-data", a->eval_data, "--eval-task's documents from this file (a built-in task's rules, or the generic format)");
+  cmd->add_option("--eval-task", a->eval_task, "Task scored (its default split, e.g. test) before, after and every --eval-every steps (default: none)");
+  cmd->add_option("--eval-data", a->eval_data, "--eval-task's documents from this file (a built-in task's rules, or the generic format; default: the task's in --tasks-dir)");
   cmd->add_option("--eval-every", a->eval_every, "Score --eval-task every K steps (0: before and after only)")
       ->check(non_negative())->capture_default_str();
   cmd->add_option("--eval-limit", a->eval_limit, "Score only the first N documents of --eval-task")->check(non_negative());
@@ -57,7 +57,7 @@ void add_sft(CLI::App& app) {
   cmd->add_option("--dtype", a->dtype, "Compute dtype (default: bfloat16 on CUDA, float32 on CPU)");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for tiny models)")->check(thread_count());
   cmd->add_flag("--no-progress", *no_progress, "No progress bar");
-  add_parallel_options(cmd, *par, "data parallel, --batch is global");
+  add_parallel_options(cmd, *par, "data parallel, --batch-size is global");
   cmd->add_option("--stop-after-steps", a->stop_after_steps,
                   "Stop after this step as on Ctrl-C: checkpoint, exit code 130, continue with --resume");
   cmd->callback([a, model, out, no_progress, no_pack, par] {

@@ -64,7 +64,7 @@ void add_tokenize(CLI::App& app) {
                   "line of stdin");
   cmd->add_option("--model", o->model, "Model or tokenizer directory (holding tokenizer.json)")
       ->required();
-  CLI::Option* text = cmd->add_option("--text", o->text, "Text to encode as one unit; without it, each line of stdin");
+  CLI::Option* text = cmd->add_option("--text", o->text, "Text to encode as one unit (default: each line of stdin)");
   cmd->add_flag("--lines", o->lines, "Encode each line of --text apart, one array per line")->needs(text);
   CLI::Option* ids = cmd->add_flag("--ids", o->ids, "Print token ids (the default)");
   CLI::Option* pieces = cmd->add_flag("--pieces", o->pieces, "Print tokens as JSON strings");

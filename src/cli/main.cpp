@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/suggest.h"
@@ -50,6 +51,8 @@ int main(int argc, char** argv) {
   CLI::App app{"hybridize: distill, search and run hybrid full/linear-attention transformers"};
   app.set_version_flag("--version", fmt::format("hybridize {} (LibTorch {})", hyb::kVersion, TORCH_VERSION));
   app.require_subcommand(1);
+  // Every option's default in --help (cli/grammar): captured as each is added to its command.
+  app.option_defaults()->always_capture_default();
   hyb::cli::add_info(app);
   hyb::cli::add_generate(app);
   hyb::cli::add_tokenize(app);
@@ -64,8 +67,11 @@ int main(int argc, char** argv) {
   hyb::cli::add_logits(app);
   hyb::cli::add_demo(app);
   try {
-    hyb::cli::check_known_names(app, argc, argv);
-    app.parse(argc, argv);
+    // Old spellings of flags become their canonical names here (cli/grammar).
+    const std::vector<std::string> args = hyb::cli::check_known_names(app, argc, argv);
+    std::vector<char*> args_c;
+    for (const auto& a : args) args_c.push_back(const_cast<char*>(a.c_str()));
+    app.parse(static_cast<int>(args_c.size()), args_c.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const hyb::Error& e) {

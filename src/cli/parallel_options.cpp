@@ -18,7 +18,7 @@ void add_parallel_options(CLI::App* cmd, dist::LaunchOptions& o, const std::stri
       ->check(number_in(1, 65536, "a host count from 1 to 65536"))->capture_default_str();
   cmd->add_option("--node-rank", o.node_rank, "This host's place among --nnodes (0 serves the rendezvous)")
       ->check(non_negative())->capture_default_str();
-  cmd->add_option("--master", o.master, "HOST:PORT of host 0's rendezvous (with --nnodes > 1)")
+  cmd->add_option("--master", o.master, "HOST:PORT of host 0's rendezvous (needed with --nnodes > 1; default: none)")
       ->check([](const std::string& v) -> std::string {
         const size_t colon = v.rfind(':');
         if (colon == std::string::npos || colon == 0) return "expected HOST:PORT, got '" + v + "'";

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/grammar.h"
 #include "util/error.h"
 
 namespace hyb::cli {
@@ -41,10 +42,11 @@ std::string closest(const std::string& word, const std::vector<std::string>& kno
 
 }  // namespace
 
-void check_known_names(const CLI::App& app, int argc, char** argv) {
-  if (argc < 2) return;
+std::vector<std::string> check_known_names(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (argc < 2) return args;
   const std::string first = argv[1];
-  if (first.empty() || first[0] == '-') return;  // --help, --version: CLI11's own
+  if (first.empty() || first[0] == '-') return args;  // --help, --version: CLI11's own
   const CLI::App* sub = nullptr;
   std::vector<std::string> commands;
   for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; })) {
@@ -56,19 +58,30 @@ void check_known_names(const CLI::App& app, int argc, char** argv) {
   std::vector<std::string> flags;  // the command's long names, with their dashes
   for (const CLI::Option* o : sub->get_options())
     for (const auto& n : o->get_lnames()) flags.push_back("--" + n);
-  for (int i = 2; i < argc; ++i) {
-    const std::string tok = argv[i];
-    if (tok == "--") break;
-    if (tok.size() < 3 || tok.compare(0, 2, "--") != 0 || !std::isalpha(static_cast<unsigned char>(tok[2]))) continue;
-    const std::string name = tok.substr(0, tok.find('='));
-    const CLI::Option* o = nullptr;
+  auto option = [&](const std::string& name) -> const CLI::Option* {
     for (const CLI::Option* c : sub->get_options())
       for (const auto& n : c->get_lnames())
-        if ("--" + n == name) o = c;
+        if ("--" + n == name) return c;
+    return nullptr;
+  };
+  for (int i = 2; i < argc; ++i) {
+    std::string& tok = args[i];
+    if (tok == "--") break;
+    if (tok.size() < 3 || tok.compare(0, 2, "--") != 0 || !std::isalpha(static_cast<unsigned char>(tok[2]))) continue;
+    const size_t eq = tok.find('=');
+    std::string name = tok.substr(0, eq);
+    const CLI::Option* o = option(name);
+    for (const auto& a : flag_aliases())
+      if (!o && name == a.old_name && option(a.canonical)) {
+        tok = a.canonical + (eq == std::string::npos ? "" : tok.substr(eq));
+        name = a.canonical;
+        o = option(name);
+      }
     if (!o) fail(sub->get_name(), "unknown flag {}{}", name, closest(name, flags, ""));
     // A value-taking option given as "--name value": the next token is its value, whatever it looks like.
-    if (name == tok && o->get_items_expected_min() > 0) ++i;
+    if (eq == std::string::npos && o->get_items_expected_min() > 0) ++i;
   }
+  return args;
 }
 
 }  // namespace hyb::cli

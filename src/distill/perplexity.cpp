@@ -8,7 +8,7 @@
 namespace hyb {
 
 PerplexityResult perplexity(CausalLM& model, const std::vector<std::vector<int32_t>>& seqs, int64_t batch,
-                            std::optional<int32_t> bos) {
+                            std::optional<int32_t> bos, const std::function<void(int64_t)>& on_batch) {
   at::NoGradGuard ng;
   PerplexityResult r;
   for (size_t b0 = 0; b0 < seqs.size(); b0 += static_cast<size_t>(batch)) {
@@ -23,6 +23,7 @@ PerplexityResult perplexity(CausalLM& model, const std::vector<std::vector<int32
     at::Tensor keep = bos ? target.ne(*bos) : at::ones_like(target, at::kBool);
     r.nll -= lp.masked_select(keep).sum().item<double>();
     r.tokens += keep.sum().item<int64_t>();
+    if (on_batch) on_batch(static_cast<int64_t>(b0 + chunk.size()));
   }
   return r;
 }

@@ -5,6 +5,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -19,7 +20,9 @@ struct PerplexityResult {
   double ppl() const { return std::exp(mean_nll()); }
 };
 
+// `on_batch` (optional) is told the number of sequences scored so far after each batch.
 PerplexityResult perplexity(CausalLM& model, const std::vector<std::vector<int32_t>>& seqs, int64_t batch,
-                            std::optional<int32_t> bos = std::nullopt);
+                            std::optional<int32_t> bos = std::nullopt,
+                            const std::function<void(int64_t)>& on_batch = nullptr);
 
 }  // namespace hyb

@@ -123,7 +123,7 @@ class Distiller {
 Distiller::Distiller(const DistillOptions& o) : o_(o) {
   if (o.group) rank_ = o.group->rank(), world_ = o.group->world_size(), root_ = rank_ == 0;
   if (o.batch % world_ != 0)
-    fail("--batch", "{} is not divisible by --gpus {} (each process takes batch / N sequences of every step)", o.batch,
+    fail("--batch-size", "{} is not divisible by --gpus {} (each process takes batch / N sequences of every step)", o.batch,
          world_);
   LoadOptions lo;
   lo.device = parse_device(o.device);
@@ -134,7 +134,7 @@ Distiller::Distiller(const DistillOptions& o) : o_(o) {
   configure_threads(o.threads, cfg.hidden_size);
   if (o.seq_len > cfg.max_position_embeddings)
     fail("--seq-len", "{} exceeds the model's max_position_embeddings {}", o.seq_len, cfg.max_position_embeddings);
-  if (o.batch < 1) fail("--batch", "must be at least 1");
+  if (o.batch < 1) fail("--batch-size", "must be at least 1");
   layers_ = parse_layer_list(o.layers, teacher_->num_layers(), "--layers");
   settings_ = LinearSettings::for_model(o.mixer, cfg);
   if (o.norm_eps > 0) settings_.norm_eps = o.norm_eps;

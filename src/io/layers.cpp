@@ -1,6 +1,7 @@
 #include "io/layers.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 #include <sstream>
 
@@ -31,15 +32,17 @@ std::vector<int64_t> parse_layer_list(const std::string& spec, int64_t n, const 
     for (int64_t l = 0; l < n; ++l) out.insert(l);
     return {out.begin(), out.end()};
   }
-  auto num = [&](const std::string& s) -> int64_t {
+  // `item` names the whole list item in the message: "-1" split at its dash is "" and "1".
+  auto num = [&](const std::string& s, const std::string& item) -> int64_t {
     size_t used = 0;
     int64_t v = -1;
     try {
-      v = std::stoll(s, &used);
+      if (!s.empty() && std::isdigit(static_cast<unsigned char>(s[0]))) v = std::stoll(s, &used);
     } catch (const std::exception&) {
       used = 0;
     }
-    if (used == 0 || used != s.size() || v < 0) fail(where, "'{}' is not a layer number", s);
+    if (used == 0 || used != s.size() || v < 0)
+      fail(where, "'{}' is not a layer number or a range of them (e.g. 3 or 0-2)", item);
     if (v >= n) fail(where, "layer {} does not exist (the model has layers 0-{})", v, n - 1);
     return v;
   };
@@ -47,10 +50,10 @@ std::vector<int64_t> parse_layer_list(const std::string& spec, int64_t n, const 
   for (std::string item; std::getline(ss, item, ',');) {
     const auto dash = item.find('-');
     if (dash == std::string::npos) {
-      out.insert(num(item));
+      out.insert(num(item, item));
       continue;
     }
-    const int64_t a = num(item.substr(0, dash)), b = num(item.substr(dash + 1));
+    const int64_t a = num(item.substr(0, dash), item), b = num(item.substr(dash + 1), item);
     if (a > b) fail(where, "empty range '{}'", item);
     for (int64_t l = a; l <= b; ++l) out.insert(l);
   }

@@ -18,6 +18,15 @@
 namespace hyb {
 namespace fs = std::filesystem;
 
+void export_hybrid_layers(const fs::path& model_dir, const fs::path& distilled, const std::string& layers,
+                          const fs::path& out_dir, HybridFormat format) {
+  // "" is every layer to parse_layer_list (a default elsewhere); here it is a mistake.
+  if (layers.empty()) fail("--layers", "empty (give layers such as 3,7,11 or 0-2,5, or all)");
+  require_new_output_dir("--out", out_dir, {model_dir, distilled});
+  export_hybrid(model_dir, distilled, parse_layer_list(layers, ModelConfig::load(model_dir).num_layers, "--layers"),
+                out_dir, /*replace_existing=*/false, format);
+}
+
 void export_hybrid(const fs::path& model_dir, const fs::path& distilled, const std::vector<int64_t>& layers,
                    const fs::path& out_dir, bool replace_existing, HybridFormat format) {
   const OutputLock lock = OutputLock::acquire("--out", out_dir);  // a second export into it is refused

@@ -10,6 +10,7 @@
 // modeling code (fla's classes run it), refused where fla cannot express the hybrid.
 #pragma once
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace hyb {
@@ -24,6 +25,13 @@ enum class HybridFormat { kHybridize, kFla };
 void export_hybrid(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
                    const std::vector<int64_t>& layers, const std::filesystem::path& out_dir,
                    bool replace_existing = false, HybridFormat format = HybridFormat::kHybridize);
+
+// export_hybrid with the layers as a --layers list ("3,7,11", "0-2,5" or "all": io/layers), read
+// against the model's layer count after the --out checks (so a bad --out is refused before the
+// model is read); an empty list is refused.
+void export_hybrid_layers(const std::filesystem::path& model_dir, const std::filesystem::path& distilled,
+                          const std::string& layers, const std::filesystem::path& out_dir,
+                          HybridFormat format = HybridFormat::kHybridize);
 
 // Copies the tokenizer files a model directory has (tokenizer.json, tokenizer_config.json, ...)
 // into `to`, as every written model directory carries them.

@@ -19,6 +19,7 @@
 #include "util/files.h"
 #include "util/interrupt.h"
 #include "util/plot.h"
+#include "util/progress.h"
 
 namespace hyb {
 namespace fs = std::filesystem;
@@ -112,6 +113,25 @@ std::string settings_flag(const std::string& key) {
       {"replace", "--replace"}, {"seed", "--seed"}, {"stop_on_significant_drop", "--stop-on-significant-drop"}};
   auto it = flags.find(key);
   return it == flags.end() ? key : it->second;
+}
+
+// `round` with a progress bar on stderr while it scores (`show`: on a terminal, or a plain line
+// every few seconds in a log): "base" for the base model, "round k" for candidates of k layers,
+// counting this process's batches. The bar is erased when the round is scored: its line follows.
+ScoreManyFn with_progress(ScoreManyFn round, TaskScorer& scorer, dist::ProcessGroup* group, bool show) {
+  return [round = std::move(round), &scorer, group, show](const std::vector<LayerSet>& cands, const LayerSet& ext) {
+    const size_t W = group ? group->world_size() : 1, R = group ? group->rank() : 0;
+    const int64_t own = static_cast<int64_t>((cands.size() + W - 1 - R) / W);  // candidates i = R mod W
+    const bool base = cands.size() == 1 && cands[0].empty();
+    Progress bar(base ? "base" : fmt::format("round {}", cands[0].size()), own * scorer.num_batches(), "batches",
+                 show ? Progress::Mode::kAuto : Progress::Mode::kSilent);
+    bar.update(0, base ? "scoring the full model" : fmt::format("{} candidates", cands.size()));
+    scorer.set_on_batch([&bar] { bar.add(1); });
+    std::vector<Scored> scored = round(cands, ext);
+    scorer.set_on_batch(nullptr);
+    bar.clear();
+    return scored;
+  };
 }
 
 }  // namespace
@@ -256,7 +276,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
                           : std::string("under P_min: stop"),
                r.candidates.size(), r.seconds);
     if (r.accepted && pick) current = pick->layers;
-  }, distributed_round(scorer, group));
+  }, with_progress(distributed_round(scorer, group), scorer, group, root && o.progress));
   signals.reset();
   // Cost over all processes (a collective: every rank takes part before the others return).
   run.full_forwards = group ? group->all_reduce(std::vector<double>{scorer.full_forwards()}, dist::Reduce::kSum)[0]

@@ -25,6 +25,7 @@ struct SearchRunOptions {
   std::filesystem::path out;        // the run directory
   std::string metric = "acc";       // acc | acc_norm
   bool resume = false, prefix_cache = true;
+  bool progress = true;  // a bar with ETA on stderr (root only) while the base and each round are scored
   // Stop under P_min only when the drop from the current model exceeds 2 paired standard errors
   // over documents (search/uncertainty); needs a per-document metric (acc, acc_norm).
   bool stop_on_significant_drop = false;

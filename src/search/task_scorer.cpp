@@ -98,6 +98,7 @@ double TaskScorer::score(const LayerSet& layers, const LayerSet& extends) {
     }
     auto s = eval::run_batch(model_, batches_[b], hooks);
     for (size_t i = 0; i < s.size(); ++i) out.at(batches_[b].requests[i]) = s[i];
+    if (on_batch_) on_batch_();
   }
   layer_passes_ += num_layers_ - from;
   if (per_document_metric()) {

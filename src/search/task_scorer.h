@@ -12,6 +12,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,9 @@ class TaskScorer {
   // plan every candidate above layer 0 uses the cache.
   void plan_round(const std::vector<LayerSet>& candidates, const LayerSet& extends);
   int64_t num_documents() const { return static_cast<int64_t>(instances_.size()); }
+  int64_t num_batches() const { return static_cast<int64_t>(batches_.size()); }  // a score() runs them all
+  // Called after each batch that score() runs (a progress bar counts them); none by default.
+  void set_on_batch(std::function<void()> f) { on_batch_ = std::move(f); }
   // Whether the metric is a mean over documents (acc, acc_norm: 0 or 1 each), so that standard
   // errors and paired differences per document exist (not perplexity).
   bool per_document_metric() const { return metric_ == "acc" || metric_ == "acc_norm"; }
@@ -79,6 +83,7 @@ class TaskScorer {
   bool plan_uses_cache_ = true;  // what it decided
   std::vector<std::vector<std::vector<at::Tensor>>> hidden_;
   std::map<LayerSet, std::vector<double>> per_doc_;  // per-document metric of every scored set
+  std::function<void()> on_batch_;
 };
 
 }  // namespace hyb

@@ -115,9 +115,9 @@ void write_sft_plots(const fs::path& dir) {
 SftResult run_sft(const SftOptions& o) {
   const int64_t rank = o.group ? o.group->rank() : 0, world = o.group ? o.group->world_size() : 1;
   const bool root = rank == 0;
-  if (o.batch < 1) fail("--batch", "must be at least 1");
+  if (o.batch < 1) fail("--batch-size", "must be at least 1");
   if (o.batch % world != 0)
-    fail("--batch", "{} is not divisible by --gpus {} (each process takes batch / N rows of every step)", o.batch, world);
+    fail("--batch-size", "{} is not divisible by --gpus {} (each process takes batch / N rows of every step)", o.batch, world);
   if (o.task.empty() && o.data.empty()) fail("--task", "give --task NAME (its --split) or --data FILE.jsonl");
 
   LoadOptions lo;

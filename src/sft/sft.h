@@ -54,7 +54,7 @@ struct SftOptions {
   uint64_t seed = 0;
   bool progress = true;
   int64_t stop_after_steps = 0;
-  dist::ProcessGroup* group = nullptr;  // data parallel: --batch is global, rank r takes rows r, r+N, ...
+  dist::ProcessGroup* group = nullptr;  // data parallel: --batch-size is global, rank r takes rows r, r+N, ...
 
   // Test hook: sees the fp32 masters before each step (may write a NaN).
   std::function<void(int64_t step, std::vector<at::Tensor>& masters)> before_step;

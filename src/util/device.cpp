@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -36,15 +37,14 @@ std::string dtype_name(at::ScalarType t) {
 }
 
 namespace {
-int64_t meminfo_kb(const std::string& key) {
-  std::ifstream in("/proc/meminfo");
-  std::string k;
-  int64_t v = 0;
-  std::string unit;
-  while (in >> k >> v >> unit)
-    if (k == key + ":") return v;
+// A "Key:   123 kB" line of a /proc file (meminfo, self/status); 0 when absent.
+int64_t proc_kb(const char* file, const std::string& key) {
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
   return 0;
 }
+int64_t meminfo_kb(const std::string& key) { return proc_kb("/proc/meminfo", key); }
 }  // namespace
 
 c10::Device parse_device(const std::string& name, const std::string& flag) {
@@ -96,10 +96,18 @@ int64_t total_memory_bytes(c10::Device d) {
   return meminfo_kb("MemTotal") * 1024;
 }
 
-void reset_peak_memory(c10::Device d) {
+bool reset_peak_memory(c10::Device d) {
 #ifdef HYB_WITH_CUDA
-  if (d.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(d.index() < 0 ? 0 : d.index());
+  if (d.is_cuda()) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(d.index() < 0 ? 0 : d.index());
+    return true;
+  }
 #endif
+  // Linux: "5" resets the process's resident high-water mark (VmHWM) to its current RSS.
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
+  clear.flush();
+  return clear.good() && proc_kb("/proc/self/status", "VmHWM") > 0;
 }
 
 int64_t peak_memory_bytes(c10::Device d) {
@@ -107,6 +115,7 @@ int64_t peak_memory_bytes(c10::Device d) {
   if (d.is_cuda())
     return c10::cuda::CUDACachingAllocator::getDeviceStats(d.index() < 0 ? 0 : d.index()).allocated_bytes[0].peak;
 #endif
+  if (const int64_t hwm = proc_kb("/proc/self/status", "VmHWM"); hwm > 0) return hwm * 1024;
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;

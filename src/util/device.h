@@ -24,8 +24,11 @@ c10::Device parse_device(const std::string& name, const std::string& flag = "--d
 void synchronize(c10::Device d);            // wait for queued work (no-op on CPU)
 int64_t free_memory_bytes(c10::Device d);   // CUDA: cudaMemGetInfo free; CPU: MemAvailable
 int64_t total_memory_bytes(c10::Device d);
-void reset_peak_memory(c10::Device d);
-int64_t peak_memory_bytes(c10::Device d);   // CUDA: caching allocator peak; CPU: max RSS
+// The peak below starts again from here: on CUDA the caching allocator's allocated bytes; on the
+// CPU the process's resident high-water mark (Linux /proc/self/clear_refs). False where it cannot
+// be reset (the CPU peak is then the process's since it started).
+bool reset_peak_memory(c10::Device d);
+int64_t peak_memory_bytes(c10::Device d);   // CUDA: caching allocator peak; CPU: peak resident memory (VmHWM)
 std::string device_name(c10::Device d);     // CUDA: the GPU's name; CPU: "cpu"
 // Dense bf16 tensor-core peak of the GPU by its datasheet (TFLOP/s), 0 when unknown (CPU, other
 // GPUs): H100 / H200 SXM 989. The denominator of the MFU that distill.json records.

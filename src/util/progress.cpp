@@ -21,7 +21,7 @@ Progress::Progress(std::string label, int64_t total, std::string unit, Mode mode
 }
 
 Progress::~Progress() {
-  if (!finished_ && drawn_) finish(status_);
+  if (!finished_ && visible_) finish(status_);
 }
 
 double Progress::elapsed() const { return seconds_between(start_, std::chrono::steady_clock::now()); }
@@ -57,28 +57,38 @@ void Progress::update(int64_t done, const std::string& status) {
   if (!status.empty()) status_ = status;
   const auto now = std::chrono::steady_clock::now();
   const double since = seconds_between(last_draw_, now);
-  if (!drawn_ || (mode_ == Mode::kTerminal && since >= 0.1) || (mode_ == Mode::kPlain && since >= plain_interval))
+  if ((mode_ == Mode::kTerminal && (!visible_ || since >= 0.1)) || (mode_ == Mode::kPlain && since >= plain_interval))
     draw(false);
 }
 
 void Progress::finish(const std::string& status) {
   if (!status.empty()) status_ = status;
-  draw(true);
+  if (mode_ == Mode::kTerminal || printed_) draw(true);
   finished_ = true;
+}
+
+void Progress::clear() {
+  if (mode_ == Mode::kTerminal && visible_) {
+    std::fprintf(out_, "\r%s\r", std::string(last_width_, ' ').c_str());
+    std::fflush(out_);
+  }
+  visible_ = false;
+  last_width_ = 0;
 }
 
 void Progress::draw(bool final) {
   last_draw_ = std::chrono::steady_clock::now();
-  drawn_ = true;
   if (mode_ == Mode::kSilent) return;
   const std::string line = format(label_, done_, total_, elapsed(), unit_, status_);
   if (mode_ == Mode::kTerminal) {
     // Pad over the previous line's tail; newline only at the end.
     const size_t pad = last_width_ > line.size() ? last_width_ - line.size() : 0;
     std::fprintf(out_, "\r%s%s%s", line.c_str(), std::string(pad, ' ').c_str(), final ? "\n" : "");
-    last_width_ = line.size();
+    last_width_ = final ? 0 : line.size();
+    visible_ = !final;
   } else {
     std::fprintf(out_, "%s\n", line.c_str());
+    printed_ = true;
   }
   std::fflush(out_);
 }

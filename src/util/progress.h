@@ -1,6 +1,8 @@
 // util/progress: a progress bar on stderr for long runs: done/total, rate, ETA and a status
 // string. On a terminal it redraws one line in place (at most ~10 times a second); otherwise
-// (logs, CI) it prints a plain line at most every `plain_interval` seconds, and always at the end.
+// (logs, CI, a pipe) it prints a plain line every `plain_interval` seconds, the first one only
+// after that long, and a last one at finish() when it printed any: a step shorter than
+// `plain_interval` leaves no line in a log, where the command's own result line follows.
 // Pure C++.
 #pragma once
 #include <chrono>
@@ -21,8 +23,12 @@ class Progress {
   // Sets the count done so far (and optionally the status) and redraws if it is time.
   void update(int64_t done, const std::string& status = "");
   void add(int64_t n, const std::string& status = "") { update(done_ + n, status); }
-  // Final draw with a newline.
+  // Final draw with a newline (in plain mode only after earlier lines).
   void finish(const std::string& status = "");
+  // Erases the bar from the terminal so that the caller's output (a result row) starts on a clean
+  // line; the next update() draws it again. Nothing in plain mode. A bar cleared and never
+  // updated again leaves nothing behind (the destructor draws no final line).
+  void clear();
 
   int64_t done() const { return done_; }
   double elapsed() const;  // seconds since construction
@@ -44,7 +50,9 @@ class Progress {
   Mode mode_;
   std::FILE* out_;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  bool drawn_ = false, finished_ = false;
+  bool visible_ = false;   // terminal: a line is on screen, not yet ended by a newline
+  bool printed_ = false;   // plain: a line was printed
+  bool finished_ = false;
   size_t last_width_ = 0;
 };
 

@@ -24,7 +24,7 @@ TEST(CliDistill, DistillThenPerplexitySweep) {
   const std::string exe = std::string("'") + bin + "' ";
   const std::string m = " --model '" + model.string() + "'", data = " --data '" + corpus.string() + "'";
   ASSERT_EQ(sh(exe + "distill" + m + data + " --mixer gdn --out '" + (dir / "d").string() +
-               "' --tokens 1536 --seq-len 64 --batch 4 --eval-sequences 2 --no-progress >/dev/null 2>&1"),
+               "' --tokens 1536 --seq-len 64 --batch-size 4 --eval-sequences 2 --no-progress >/dev/null 2>&1"),
             0);
   for (const char* f : {"linear.safetensors", "distill.json", "log.jsonl", "loss.svg", "checkpoint.safetensors"})
     EXPECT_TRUE(std::filesystem::exists(dir / "d" / f)) << f;
@@ -32,7 +32,7 @@ TEST(CliDistill, DistillThenPerplexitySweep) {
   EXPECT_EQ(sh(exe + "distill" + m + data + " --out '" + (dir / "d").string() + "' 2>'" + (dir / "err").string() + "'"), 1);
 
   ASSERT_EQ(sh(exe + "perplexity" + m + data + " --seq-len 64 --sequences 4 --linear '" +
-               (dir / "d" / "linear.safetensors").string() + "' --layers 0,2 --sweep --json '" +
+               (dir / "d" / "linear.safetensors").string() + "' --layers 0,2 --sweep --out '" +
                (dir / "ppl.json").string() + "' >/dev/null"),
             0);
   auto j = nlohmann::json::parse(std::ifstream(dir / "ppl.json"));

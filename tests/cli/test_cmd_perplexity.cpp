@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../test_util.h"
+#include "linear_fixture.h"
 #include "io/fingerprint.h"
 #include "linear/linear.h"
 #include "linear/linear_file.h"
@@ -44,4 +45,34 @@ TEST(CliPerplexity, ModulesFromAnotherTeacherAreRefused) {
   // Its own teacher runs.
   hyb::test::run_command(cmd + "'" + dir.string() + "' 2>&1", rc);
   EXPECT_EQ(rc, 0);
+}
+
+// An exported hybrid is no teacher: its row is named for its linear layers and lists them as
+// replaced (it said "teacher" with replaced: []). The export takes a layer list with ranges.
+TEST(CliPerplexity, AnExportedHybridIsNamedWithItsLinearLayers) {
+  HYB_REQUIRE_BINARY(bin);
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  HYB_REQUIRE_SHARED(data, "data/corpora/tinystories/tinystories_val.txt");
+  const auto tmp = hyb::test::temp_dir("cli_perplexity_hybrid");
+  hyb::test::write_modules_from_attention(dir, tmp / "linear.safetensors");
+  int rc = -1;
+  const std::string exe = "'" + bin + "' ";
+  std::string out = hyb::test::run_command(exe + "export --model '" + dir.string() + "' --linear '" +
+                                               (tmp / "linear.safetensors").string() + "' --layers 0-1,3 --out '" +
+                                               (tmp / "hybrid").string() + "' 2>&1", rc);
+  ASSERT_EQ(rc, 0) << out;
+  const auto cfg = nlohmann::json::parse(std::ifstream(tmp / "hybrid" / "config.json"));
+  EXPECT_EQ(cfg["layer_types"], nlohmann::json({"linear_attention", "linear_attention", "full_attention",
+                                                "linear_attention", "full_attention"}));
+
+  out = hyb::test::run_command(exe + "perplexity --model '" + (tmp / "hybrid").string() + "' --data '" + data.string() +
+                                   "' --seq-len 32 --sequences 2 --no-progress --out '" + (tmp / "ppl.json").string() +
+                                   "' 2>&1", rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_EQ(out.find("teacher"), std::string::npos) << out;
+  EXPECT_NE(out.find("hybrid (3 linear)"), std::string::npos) << out;
+  const auto j = nlohmann::json::parse(std::ifstream(tmp / "ppl.json"));
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["name"], "hybrid (3 linear)");
+  EXPECT_EQ(j["results"][0]["replaced"], nlohmann::json({0, 1, 3}));
 }

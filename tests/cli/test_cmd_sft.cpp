@@ -21,7 +21,7 @@ TEST(CliSft, FineTunesIntoAModelDirectoryThatLoads) {
       f << nlohmann::json{{"prompt", "Tom had " + std::to_string(i) + " apples. Tom had"}, {"completion", " " + std::to_string(i) + " apples."}}.dump() << "\n";
   }
   const std::string sft = "'" + bin + "' sft --model '" + model.string() + "' --data '" + (dir / "data.jsonl").string() +
-                          "' --seq-len 64 --batch 4 --epochs 2 --lr 1e-3 --device cpu --no-progress --checkpoint-every 2 --out '" +
+                          "' --seq-len 64 --batch-size 4 --epochs 2 --lr 1e-3 --device cpu --no-progress --checkpoint-every 2 --out '" +
                           (dir / "out").string() + "'";
   int rc = 0;
   const std::string stopped = hyb::test::run_command(sft + " --stop-after-steps 1 2>&1", rc);

@@ -1,5 +1,5 @@
 // Flags out of range (NaN included) are refused by the parser with a message naming the flag, before
-// any model is loaded (issue 16: --top-p nan, --clip -1, --threads -1, bench --batch 0 and others
+// any model is loaded (issue 16: --top-p nan, --clip -1, --threads -1, bench --batch-size 0 and others
 // were accepted; --prompt-ids '1 2' became [1] and '1x,2' became [1,2]).
 #include <gtest/gtest.h>
 
@@ -40,7 +40,7 @@ TEST(CliFlags, OutOfRangeValuesAreRefused) {
       {search + "--max-tokens -1", "--max-tokens"},
       {search + "--limit -1", "--limit"},
       {"eval --model /nonexistent --task t --max-tokens -1", "--max-tokens"},
-      {"bench --model /nonexistent --batch 0", "--batch"},
+      {"bench --model /nonexistent --batch-size 0", "--batch-size"},
       {"bench --model /nonexistent --bandwidth -1", "--bandwidth"},
       {"bench --model /nonexistent --threads -1", "--threads"},
       // CLI11's PositiveNumber, NonNegativeNumber and Range printed their bounds as "0.000000 to" and a
@@ -50,9 +50,9 @@ TEST(CliFlags, OutOfRangeValuesAreRefused) {
       {distill + "--min-lr-ratio 2", "--min-lr-ratio"},
       {generate + "--max-new-tokens 0", "--max-new-tokens"},
       {"perplexity --model /nonexistent --data x --seq-len 1", "--seq-len"},
-      {"perplexity --model /nonexistent --data x --batch 0", "--batch"},
+      {"perplexity --model /nonexistent --data x --batch-size 0", "--batch-size"},
       {"eval --model /nonexistent --task t --num-fewshot -1", "--num-fewshot"},
-      {"bench --model /nonexistent --new-tokens 0", "--new-tokens"},
+      {"bench --model /nonexistent --max-new-tokens 0", "--max-new-tokens"},
   };
   for (const auto& c : cases) {
     int rc = 0;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../test_util.h"
@@ -99,13 +100,17 @@ TEST(HostileInput, FlagsThatReachedLibTorchOrWereIgnored) {
                    {"error: --dtype: float16 runs on CUDA only; on the CPU use float32 or bfloat16"});
   // CLI11 read `--layers ''` as layer 0 and export wrote a hybrid of it; a negative index is refused too.
   const auto dir = hyb::test::temp_dir("hostile_flags");
-  for (const char* layers : {"''", "-1"}) {
+  for (const auto& [layers, message] : {std::pair<std::string, std::string>{"''", "--layers: empty"},
+                                        {"-1", "--layers: '-1' is not a layer number"},
+                                        {"3,,4", "--layers: '' is not a layer number"},
+                                        {"2-1", "--layers: empty range '2-1'"},
+                                        {"0-5", "--layers: layer 5 does not exist (the model has layers 0-4)"}}) {
     int rc = 0;
     const std::string out = run_command("'" + hyb::test::hybridize_binary().string() + "' export" + m + " --linear " +
                                             quoted(dir / "linear.safetensors") + " --layers " + layers + " --out " +
                                             quoted(dir / "hybrid") + " 2>&1", rc);
     EXPECT_NE(rc, 0) << out;
-    EXPECT_NE(out.find("--layers: must be a layer index"), std::string::npos) << out;
+    EXPECT_NE(out.find(message), std::string::npos) << layers << "\n" << out;
     EXPECT_FALSE(std::filesystem::exists(dir / "hybrid"));
   }
   // --layers without --linear was ignored: the teacher's perplexity under a name that says otherwise.
@@ -131,7 +136,7 @@ TEST(HostileInput, NanCheckpointIsRefusedOnResume) {
   const auto dir = hyb::test::temp_dir("hostile_nan_checkpoint");
   const std::string bin = hyb::test::hybridize_binary().string();
   const std::string args = "distill --model " + quoted(model) + " --data " + quoted(corpus) + " --mixer gla --out " +
-                           quoted(dir / "d") + " --tokens 1536 --seq-len 64 --batch 4 --eval-sequences 2 --no-progress";
+                           quoted(dir / "d") + " --tokens 1536 --seq-len 64 --batch-size 4 --eval-sequences 2 --no-progress";
   int rc = 0;
   const std::string first = run_command("'" + bin + "' " + args + " 2>&1", rc);
   ASSERT_EQ(rc, 0) << first;

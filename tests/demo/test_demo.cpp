@@ -181,7 +181,7 @@ TEST(Demo, QuickRunReportsEveryPhase) {
   // As README's user runs it: the CLI, which prints report.txt's text on stdout.
   HYB_REQUIRE_BINARY(bin);
   const auto dir = test::temp_dir("demo_quick");
-  const std::string cmd = "'" + bin + "' demo --quick --no-log --out '" + dir.string() + "' > '" +
+  const std::string cmd = "'" + bin + "' demo --quick --no-progress --out '" + dir.string() + "' > '" +
                           (dir / "stdout.txt").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(dir / "report.json");

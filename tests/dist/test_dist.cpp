@@ -91,7 +91,7 @@ struct Fixture {
   }
   std::string distill(const fs::path& out, int tokens = 1024, int batch = 4) const {
     return "distill --model '" + model.string() + "' --data '" + corpus.string() + "' --out '" + out.string() +
-           "' --mixer gdn --seq-len 32 --batch " + std::to_string(batch) + " --tokens " + std::to_string(tokens) +
+           "' --mixer gdn --seq-len 32 --batch-size " + std::to_string(batch) + " --tokens " + std::to_string(tokens) +
            " --eval-sequences 4 --eval-every 4"
            " --checkpoint-every 4 --lr 3e-3 --device cpu --threads 1 --no-progress";
   }
