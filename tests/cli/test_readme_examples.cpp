@@ -6,7 +6,7 @@
 // The only changes made to a command (so that the suite stays fast) are the size settings below:
 // a number after one of these flags is lowered to its cap (each flag under every spelling it has or
 // had, so README may use either), and a command that sets no size of its own gets a small one
-// (kAddedSizes: the demo's --quick, a token budget for sft, perplexity's sequences). A block that cannot run here (another model, several hosts) is
+// (kAddedSizes: the demo's --quick, a token budget for sft, perplexity's sequences, search's documents). A block that cannot run here (another model, several hosts) is
 // preceded by the line `<!-- readme-test: skip REASON -->`; its commands are listed, not run. A
 // `hybridize` in a block that is not skipped and not at the start of its line (a loop, a launcher)
 // fails the test: such a block must say why it is skipped.
@@ -46,6 +46,7 @@ const std::vector<std::tuple<std::string, std::vector<std::string>, std::string>
     {"demo", {"--quick"}, "--quick"},
     {"sft", {"--tokens", "--epochs"}, "--tokens 20000"},
     {"perplexity", {"--sequences"}, "--sequences 4"},
+    {"search", {"--limit"}, "--limit 40"},
 };
 
 std::string shrink(std::string cmd) {
