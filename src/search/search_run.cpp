@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -172,7 +173,14 @@ void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
                        "--resume not checked against them\n", out.string());
     return;
   }
-  for (const auto& [key, value] : now.items()) {
+  // What the run is (model, modules, tasks) is named before how it was run: another --task list
+  // also changes the splits, and the message names the first difference.
+  std::vector<std::string> keys = {"model", "linear", "task", "task_weights", "data"};
+  for (const auto& [key, value] : now.items())
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  for (const auto& key : keys) {
+    if (!now.contains(key)) continue;
+    const nlohmann::json& value = now[key];
     if (key == "model" || key == "linear") {
       if (then.contains(key) && then[key] != value)
         fail(from.string(), "--resume with another {} than the run it resumes (fingerprint {} there, {} now)",

@@ -290,7 +290,9 @@ TEST(SearchRun, MultiTaskScoreIsTheWeightedMeanOfEvalScores) {
 }
 
 TEST(SearchRun, TaskListAndWeightsAreChecked) {
+  HYB_REQUIRE_SHARED(tasks_dir, "data/tasks");
   eval::EvalOptions eo;
+  eo.tasks_dir = tasks_dir;
   auto err = [&](const std::string& names, const std::vector<double>& w, const std::string& data = "") {
     return error_of([&] { search_tasks(names, w, data, eo); });
   };
