@@ -7,7 +7,7 @@
 // a number after one of these flags is lowered to its cap (each flag under every spelling it has or
 // had, so README may use either), and a command that sets no size of its own gets a small one
 // (kAddedSizes: the demo's --quick, a token budget for sft, perplexity's sequences, search's documents). A block that cannot run here (another model, several hosts) is
-// preceded by the line `<!-- readme-test: skip REASON -->`; its commands are listed, not run. A
+// preceded by the line `<!-- readme-test: skip: REASON -->`; its commands are listed, not run. A
 // `hybridize` in a block that is not skipped and not at the start of its line (a loop, a launcher)
 // fails the test: such a block must say why it is skipped.
 #include <gtest/gtest.h>
@@ -79,7 +79,7 @@ std::vector<Example> readme_examples(const fs::path& readme, std::vector<std::st
   std::string line, last_text, skip, pending;
   bool in_block = false, sh = false;
   int n = 0, start = 0;
-  const std::regex skip_marker(R"(<!--\s*readme-test:\s*skip\s*(.*?)\s*-->)");
+  const std::regex skip_marker(R"(<!--\s*readme-test:\s*skip:?\s*(.*?)\s*-->)");
   while (std::getline(in, line)) {
     ++n;
     if (line.rfind("```", 0) == 0) {
@@ -108,7 +108,7 @@ std::vector<Example> readme_examples(const fs::path& readme, std::vector<std::st
       out.push_back({start, cmd, skip});
     } else if (skip.empty() && std::regex_search(cmd, std::regex(R"((^|[\s/])hybridize\s)"))) {
       errors.push_back(fmt::format("README.md:{}: a hybridize command the test cannot run by itself: {} (put "
-                                   "`<!-- readme-test: skip REASON -->` before its block)", start, cmd));
+                                   "`<!-- readme-test: skip: REASON -->` before its block)", start, cmd));
     }
   }
   return out;
