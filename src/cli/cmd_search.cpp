@@ -69,16 +69,17 @@ void add_search(CLI::App& app) {
     torch::NoGradGuard ng;
     // --gpus N: the launcher exits here with its workers' code; a worker gets its group.
     auto group = dist::join_or_launch(a->parallel, a->device);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);
+    auto tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
+    auto enc = eval::TextEncoder::from(tok);
     eval::EvalOptions eo;
     eo.tasks_dir = eval::tasks_dir_or_default(a->tasks_dir);
     eo.split = a->split;
     eo.limit = a->limit;
     eo.max_tokens = a->max_tokens;
     eo.progress = false;
-    const std::vector<WeightedTask> tasks = search_tasks(a->task, a->task_weights, a->data, eo);  // before the model: bad flags fail fast
-    auto model = load_model(a->model, a->device, a->dtype, a->threads);
-    auto tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
-    auto enc = eval::TextEncoder::from(tok);
+    // Each task on its validation split where it has one (search_tasks), with its weight.
+    const std::vector<WeightedTask> tasks = search_tasks(a->task, a->task_weights, a->data, eo);
     SearchRunOptions o;
     o.model_dir = a->model;
     o.linear = a->linear;
