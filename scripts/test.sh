@@ -3,11 +3,11 @@
 # ../shared skip outside CI and fail under CI=true when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# A machine set up before a package joined the list (libgloo-dev: the --gpus tests) gets it here;
-# without it the build still works and those tests skip, saying why.
+# The test-only packages (GoogleTest), and any build package a machine set up before it joined the
+# list lacks (libgloo-dev: without it the build still works and the --gpus tests skip, saying why).
 . scripts/packages.sh
-install_missing_packages || echo "warning: could not install the missing packages; continuing"
-scripts/build.sh
+install_missing_packages $PACKAGES $TEST_PACKAGES || echo "warning: could not install the missing packages; continuing"
+scripts/build.sh  # everything: the tests and benchmarks too (setup.sh built only the CLI)
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
 # The Python side (python/tests: exported hybrids in transformers), in a cached virtual environment
 # built from python/requirements.txt (scripts/python_env.sh).

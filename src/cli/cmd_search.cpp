@@ -24,6 +24,7 @@ namespace {
 struct SearchArgs {
   std::string model, linear, task, data, tasks_dir, split, metric = "acc", out, device = "auto", dtype, tokenizer;
   double max_drop = 0.05, min_score = -1;
+  std::vector<double> task_weights;
   int64_t replace = -1, limit = 0, max_tokens = 0;
   std::string strategy = "greedy";
   uint64_t seed = 0;
@@ -44,7 +45,11 @@ void add_search(CLI::App& app) {
   auto a = std::make_shared<SearchArgs>();
   cmd->add_option("--model", a->model, "Full-attention model directory")->required();
   cmd->add_option("--linear", a->linear, "Distilled modules (linear.safetensors from hybridize distill)")->required();
-  cmd->add_option("--task", a->task, "Task name (see hybridize eval --list-tasks)")->required();
+  cmd->add_option("--task", a->task,
+                  "Task name, or several comma-separated: the score is their weighted mean (see hybridize eval --list-tasks)")
+      ->required();
+  cmd->add_option("--task-weights", a->task_weights, "Weights of the --task list, comma-separated (default: equal; normalised to sum 1)")
+      ->delimiter(',');
   cmd->add_option("--data", a->data, "The task's data file (a built-in task's fields, or the generic format; default: the task's in --tasks-dir)");
   cmd->add_option("--tasks-dir", a->tasks_dir, "Directory of <task>/<split>.jsonl (default $HYB_TASKS_DIR, else a development checkout's ../shared/data/tasks)");
   cmd->add_option("--split", a->split, "Split to search on (default: validation if the task has it)");
@@ -67,24 +72,20 @@ void add_search(CLI::App& app) {
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   add_parallel_options(cmd, a->parallel, "each round's candidates are split across them");
   cmd->callback([a] {
-    namespace fs = std::filesystem;
     torch::NoGradGuard ng;
     // --gpus N: the launcher exits here with its workers' code; a worker gets its group.
     auto group = dist::join_or_launch(a->parallel, a->device);
     auto model = load_model(a->model, a->device, a->dtype, a->threads);
     auto tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
     auto enc = eval::TextEncoder::from(tok);
-    const eval::TaskSpec task = eval::resolve_task(a->task, a->data);
     eval::EvalOptions eo;
     eo.tasks_dir = eval::tasks_dir_or_default(a->tasks_dir);
     eo.split = a->split;
-    if (eo.split.empty() && a->data.empty()) {
-      // Search on validation data when the task has it (the paper's protocol), else its default.
-      if (fs::exists(eval::task_file(task, eo.tasks_dir, "validation"))) eo.split = "validation";
-    }
     eo.limit = a->limit;
     eo.max_tokens = a->max_tokens;
     eo.progress = false;
+    // Each task on its validation split where it has one (search_tasks), with its weight.
+    const std::vector<WeightedTask> tasks = search_tasks(a->task, a->task_weights, a->data, eo);
     SearchRunOptions o;
     o.model_dir = a->model;
     o.linear = a->linear;
@@ -102,7 +103,7 @@ void add_search(CLI::App& app) {
 
     SearchRunResult run;
     try {
-      run = run_search_dir(*model, enc, task, eo, o, group.get());
+      run = run_search_dir(*model, enc, tasks, o, group.get());
     } catch (const SearchInterrupted& e) {  // ^C or SIGTERM: every score made is in the journal
       const int sig = StopOnSignal::signal_number() ? StopOnSignal::signal_number() : SIGTERM;
       if (!group || group->is_root())

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -12,7 +14,7 @@
 #include "linear/linear_file.h"
 #include "model/model.h"
 #include "search/export.h"
-#include "search/task_scorer.h"
+#include "eval/text.h"
 #include "search/uncertainty.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -83,23 +85,73 @@ void write_search_plots(const fs::path& out, const SearchResult& result, const s
   write_svg_line_plot(out / "candidates.svg", rounds, {task + ": candidate scores per round", "layer swapped in", metric});
 }
 
-nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSpec& task, const eval::EvalOptions& eo,
+std::vector<WeightedTask> search_tasks(const std::string& names, const std::vector<double>& weights,
+                                       const std::string& data, const eval::EvalOptions& eo) {
+  std::vector<std::string> list;
+  for (const auto& n : eval::split(names, ","))
+    if (!n.empty()) list.push_back(n);
+  if (list.empty()) fail("--task", "give a task, or several comma-separated (see hybridize eval --list-tasks)");
+  if (!data.empty() && list.size() > 1) fail("--data", "one file is one task; give a single --task with it");
+  for (size_t i = 0; i < list.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (list[i] == list[j]) fail("--task", "{} is named twice", list[i]);
+  if (!weights.empty() && weights.size() != list.size())
+    fail("--task-weights", "{} weights for {} tasks ({}): give one per task, in the same order", weights.size(),
+         list.size(), names);
+  double sum = 0;
+  for (double w : weights) {
+    if (!std::isfinite(w) || w <= 0) fail("--task-weights", "{} is not a positive number", w);
+    sum += w;
+  }
+  std::vector<WeightedTask> tasks;
+  for (size_t i = 0; i < list.size(); ++i) {
+    WeightedTask t{eval::resolve_task(list[i], data), eo, weights.empty() ? 1.0 / double(list.size()) : weights[i] / sum};
+    // Search on validation data when the task has it (the paper's protocol), else its default.
+    if (t.opt.split.empty() && data.empty() && fs::exists(eval::task_file(t.task, eo.tasks_dir, "validation")))
+      t.opt.split = "validation";
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
+namespace {
+
+// "a,b,c" of each task's `part`, as --task takes a list.
+template <typename F>
+std::string joined(const std::vector<WeightedTask>& tasks, F part) {
+  std::string r;
+  for (size_t i = 0; i < tasks.size(); ++i) r += (i ? "," : "") + part(tasks[i]);
+  return r;
+}
+
+std::string split_of(const WeightedTask& t) { return t.opt.split.empty() ? t.task.split : t.opt.split; }
+
+}  // namespace
+
+nlohmann::json search_settings(const ModelFingerprint& model, const std::vector<WeightedTask>& tasks,
                                const SearchRunOptions& o) {
   using nlohmann::json;
-  return {{"model", model.str()},
-          {"task", task.name},
-          {"data", task.data_file.empty() ? json(nullptr) : json(file_fingerprint(task.data_file))},
-          {"split", eo.split.empty() ? task.split : eo.split},
-          {"limit", eo.limit},
-          {"num_fewshot", eo.num_fewshot},
-          {"metric", o.metric},
-          {"linear", file_fingerprint(o.linear)},
-          {"strategy", o.search.strategy},
-          {"max_drop", o.search.max_drop},
-          {"min_score", o.search.min_score ? json(*o.search.min_score) : json(nullptr)},
-          {"replace", o.search.replace},
-          {"seed", o.search.seed},
-          {"stop_on_significant_drop", o.stop_on_significant_drop}};
+  const WeightedTask& first = tasks.at(0);  // limit and few-shot count are every task's
+  json s = {{"model", model.str()},
+            {"task", joined(tasks, [](const WeightedTask& t) { return t.task.name; })},
+            {"data", first.task.data_file.empty() ? json(nullptr) : json(file_fingerprint(first.task.data_file))},
+            {"split", joined(tasks, split_of)},
+            {"limit", first.opt.limit},
+            {"num_fewshot", first.opt.num_fewshot},
+            {"metric", o.metric},
+            {"linear", file_fingerprint(o.linear)},
+            {"strategy", o.search.strategy},
+            {"max_drop", o.search.max_drop},
+            {"min_score", o.search.min_score ? json(*o.search.min_score) : json(nullptr)},
+            {"replace", o.search.replace},
+            {"seed", o.search.seed},
+            {"stop_on_significant_drop", o.stop_on_significant_drop}};
+  if (tasks.size() > 1) {
+    json w = json::array();
+    for (const auto& t : tasks) w.push_back(t.weight);
+    s["task_weights"] = w;
+  }
+  return s;
 }
 
 namespace {
@@ -110,7 +162,8 @@ std::string settings_flag(const std::string& key) {
       {"model", "--model"},   {"task", "--task"},         {"data", "--data"},         {"split", "--split"},
       {"limit", "--limit"},   {"num_fewshot", "--num-fewshot"}, {"metric", "--metric"}, {"linear", "--linear"},
       {"strategy", "--strategy"}, {"max_drop", "--max-drop"}, {"min_score", "--min-score"},
-      {"replace", "--replace"}, {"seed", "--seed"}, {"stop_on_significant_drop", "--stop-on-significant-drop"}};
+      {"replace", "--replace"}, {"seed", "--seed"}, {"stop_on_significant_drop", "--stop-on-significant-drop"},
+      {"task_weights", "--task-weights"}};
   auto it = flags.find(key);
   return it == flags.end() ? key : it->second;
 }
@@ -151,7 +204,14 @@ void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
                        "--resume not checked against them\n", out.string());
     return;
   }
-  for (const auto& [key, value] : now.items()) {
+  // What the run is (model, modules, tasks) is named before how it was run: another --task list
+  // also changes the splits, and the message names the first difference.
+  std::vector<std::string> keys = {"model", "linear", "task", "task_weights", "data"};
+  for (const auto& [key, value] : now.items())
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  for (const auto& key : keys) {
+    if (!now.contains(key)) continue;
+    const nlohmann::json& value = now[key];
     if (key == "model" || key == "linear") {
       if (then.contains(key) && then[key] != value)
         fail(from.string(), "--resume with another {} than the run it resumes (fingerprint {} there, {} now)",
@@ -165,6 +225,12 @@ void check_resume_settings(const fs::path& out, const nlohmann::json& now) {
 
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group) {
+  return run_search_dir(model, enc, std::vector<WeightedTask>{{task, eo, 1.0}}, o, group);
+}
+
+SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const std::vector<WeightedTask>& tasks,
+                               const SearchRunOptions& o, dist::ProcessGroup* group) {
+  if (tasks.empty()) fail("--task", "the search needs a task");
   const bool root = !group || group->is_root();
   // A run directory is the search's own: a non-empty one is refused unless resumed (its M_best /
   // M_opt and journal are then replaced by this run's).
@@ -177,10 +243,11 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   // Provenance: the modules' teacher is this model; a resumed run has the settings it resumes.
   const ModelFingerprint fp = model_fingerprint(o.model_dir);
   LinearFile::open(o.linear).check_teacher(fp, o.model_dir.string());
-  const nlohmann::json settings = search_settings(fp, task, eo, o);
+  const nlohmann::json settings = search_settings(fp, tasks, o);
+  const std::string task_names = settings["task"];
   if (o.resume) check_resume_settings(o.out, settings);
   if (root) write_file_atomic(o.out / "search_settings.json", settings.dump(2) + "\n");
-  TaskScorer scorer(model, o.linear, enc, task, eo, o.metric, o.prefix_cache);
+  TaskScorer scorer(model, o.linear, enc, tasks, o.metric, o.prefix_cache);
   // Only rank 0 writes: the journal (the others read it to resume), trajectory, summary, hybrids.
   ScoreJournal journal(o.out / "candidates.jsonl", o.resume, root);
   // ^C / SIGTERM: stop between two candidates (a group agrees between rounds), every score kept;
@@ -193,10 +260,18 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   });
   AppendFile traj;
   if (root) traj.open(o.out / "trajectory.jsonl", /*truncate=*/true);
-  if (root)
-    fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", o.model_dir.string(), task.name,
+  if (root) {
+    std::string on = task_names;  // several tasks: each with its weight and documents
+    if (tasks.size() > 1) {
+      on.clear();
+      for (size_t t = 0; t < tasks.size(); ++t)
+        on += fmt::format("{}{} x {:.3g} ({} documents)", t ? " + " : "", tasks[t].task.name, tasks[t].weight,
+                          scorer.num_documents(t));
+    }
+    fmt::print(stderr, "search {} on {} ({} documents, metric {}), strategy {}{}\n", o.model_dir.string(), on,
                scorer.num_documents(), o.metric, o.search.strategy,
                group ? fmt::format(", {} processes", group->world_size()) : "");
+  }
   SearchOptions search = o.search;
   if (o.stop_on_significant_drop) {
     if (!scorer.per_document_metric())
@@ -204,19 +279,19 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
            o.metric);
     // Every rank decides alike: a score replayed or made elsewhere is rescored here (deterministic).
     search.significant_drop = [&](const LayerSet& candidate, const LayerSet& current) {
-      const std::vector<double> cur = scorer.per_document(current);
-      return significant_drop(scorer.per_document(candidate), cur);
+      return significant_drop(scorer.paired(candidate, current));
     };
   }
   // Uncertainty of the scores this process made (null for replayed ones, or another process's).
   auto stderr_of = [&](const LayerSet& s) {
-    const std::vector<double>* v = scorer.known_per_document(s);
-    return v ? nlohmann::json(mean_se(*v).se) : nlohmann::json(nullptr);
+    const auto m = scorer.known_mean_se(s);
+    return m ? nlohmann::json(m->se) : nlohmann::json(nullptr);
   };
-  auto paired = [&](const LayerSet& s, const LayerSet& against) -> std::optional<MeanSE> {
-    const std::vector<double>*a = scorer.known_per_document(s), *b = scorer.known_per_document(against);
-    if (!a || !b) return std::nullopt;
-    return paired_difference(*a, *b);
+  auto paired = [&](const LayerSet& s, const LayerSet& against) { return scorer.known_paired(s, against); };
+  // Several tasks: each one's score where this process made it (null otherwise).
+  auto task_scores = [&](const LayerSet& s) {
+    const std::vector<double>* v = scorer.known_task_scores(s);
+    return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
   };
   nlohmann::json base_uncertainty = nlohmann::json::object(), round_uncertainty = nlohmann::json::array();
   LayerSet current;  // the model each round's candidates are compared with
@@ -225,8 +300,8 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   run.result = run_search(model.num_layers(), [&](const LayerSet& s, const LayerSet& e) { return scorer.score(s, e); },
                           search, journal, [&](const Round& r) {
     if (!root) return;
-    if (r.index == 1 && scorer.known_per_document({})) {  // the base, before the first round's line
-      const MeanSE b = mean_se(*scorer.known_per_document({}));
+    if (r.index == 1 && scorer.known_mean_se({})) {  // the base, before the first round's line
+      const MeanSE b = *scorer.known_mean_se({});
       base_uncertainty = {{"base_stderr", b.se}};
       fmt::print(stderr, "base {:.4f} +- {:.4f} (standard error over {} documents)\n", b.mean, b.se,
                  scorer.num_documents());
@@ -250,6 +325,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
         j["diff"] = d ? nlohmann::json(d->mean) : nlohmann::json(nullptr);
         j["diff_stderr"] = d ? nlohmann::json(d->se) : nlohmann::json(nullptr);
       }
+      if (tasks.size() > 1) j["task_scores"] = task_scores(e.layers);
       c.push_back(j);
       if (!pick || e.score > pick->score) pick = &e;
     }
@@ -267,8 +343,8 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     }
     // Accepted under P_min (only --stop-on-significant-drop does that): said on the round's line.
     bool under = false;
-    if (o.stop_on_significant_drop && r.accepted && scorer.known_per_document({})) {
-      const double base = mean_se(*scorer.known_per_document({})).mean;
+    if (o.stop_on_significant_drop && r.accepted && scorer.known_mean_se({})) {
+      const double base = scorer.known_mean_se({})->mean;
       under = r.score < (o.search.min_score ? *o.search.min_score : base * (1.0 - o.search.max_drop));
     }
     fmt::print(stderr, "round {:>3}: best {:.4f}{} {} ({} candidates, {:.1f} s)\n", r.index, r.score, noise,
@@ -287,7 +363,17 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
   const SearchResult& result = run.result;
   auto& summary = run.summary;
   summary = result.to_json();
-  summary["task"] = task.name;
+  summary["task"] = task_names;
+  summary["tasks"] = nlohmann::json::array();  // each task's part of the scores (null where replayed)
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    auto score_of = [&](const LayerSet& s) {
+      const std::vector<double>* v = scorer.known_task_scores(s);
+      return v ? nlohmann::json(v->at(t)) : nlohmann::json(nullptr);
+    };
+    summary["tasks"].push_back({{"name", tasks[t].task.name}, {"weight", tasks[t].weight}, {"split", split_of(tasks[t])},
+                                {"documents", scorer.num_documents(t)}, {"base_score", score_of({})},
+                                {"M_best_score", score_of(result.best.layers)}, {"M_opt_score", score_of(result.opt.layers)}});
+  }
   summary["metric"] = o.metric;
   summary["documents"] = scorer.num_documents();
   summary["seconds"] = run.seconds;
@@ -302,7 +388,7 @@ SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, co
     summary["M_best"]["stderr"] = stderr_of(result.best.layers);
     summary["M_opt"]["stderr"] = stderr_of(result.opt.layers);
   }
-  write_search_plots(o.out, result, task.name, o.search.strategy, o.metric, model.num_layers());
+  write_search_plots(o.out, result, task_names, o.search.strategy, o.metric, model.num_layers());
   // The two hybrids, each renamed into place whole (a resumed run's swapped with the old in one
   // step), before summary.json names them: it never points to a missing or half-written one.
   for (const auto& [name, e] : {std::pair<std::string, Evaluated>{"M_best", result.best}, {"M_opt", result.opt}}) {

@@ -10,11 +10,11 @@
 
 #include "eval/evaluate.h"
 #include "search/search.h"
+#include "search/task_scorer.h"
 
 namespace hyb {
 
 class CausalLM;
-class TaskScorer;
 namespace dist {
 class ProcessGroup;
 }
@@ -42,24 +42,36 @@ struct SearchRunResult {
 
 struct ModelFingerprint;
 
+// The tasks a search scores, from --task NAME[,NAME...], --task-weights (default: equal; any
+// positive numbers, normalised to sum 1) and --data (one task's file: with a single task only).
+// Each task gets `eo` with, when no --split and no --data is given, its validation split if it has
+// one (the paper's protocol), else its default. Throws hyb::Error naming the flag.
+std::vector<WeightedTask> search_tasks(const std::string& names, const std::vector<double>& weights,
+                                       const std::string& data, const eval::EvalOptions& eo);
+
 // What a resumed run must share with the run it resumes (written to OUT/search_settings.json and
 // summary.json's "settings"): the model's and the modules file's fingerprints (io/fingerprint),
-// the task (and its --data file's fingerprint), split, limit, few-shot count, metric, strategy and
-// thresholds.
-nlohmann::json search_settings(const ModelFingerprint& model, const eval::TaskSpec& task, const eval::EvalOptions& eo,
+// the tasks (comma-separated, as --task takes them; with several, their normalised
+// "task_weights"), the --data file's fingerprint, split(s), limit, few-shot count, metric,
+// strategy and thresholds. A one-task run records what it recorded before multi-task search.
+nlohmann::json search_settings(const ModelFingerprint& model, const std::vector<WeightedTask>& tasks,
                                const SearchRunOptions& o);
 // Throws hyb::Error naming the settings file and the flag whose value differs between `now` and
 // the run recorded in OUT (search_settings.json, else summary.json's "settings"). A run that
 // recorded none is accepted with a one-line warning.
 void check_resume_settings(const std::filesystem::path& out, const nlohmann::json& now);
 
-// Runs the search on `task` (requests from `eo`) and writes the run directory, holding its lock
-// (util/files' OutputLock) meanwhile. Prints the run's header and a line per round on stderr (root
-// only). SIGINT / SIGTERM stop it between two candidates: SearchInterrupted is thrown, every score
-// made in the journal and nothing else written (util/interrupt tells the signal). The hybrids are published (renamed into place whole) before summary.json,
-// which names them, is written. Refuses modules distilled from
-// another model, and a --resume whose settings differ (check_resume_settings). Every rank returns; only the root's result
-// carries the summary. Throws hyb::Error for bad options or files.
+// Runs the search on the weighted mean of `tasks`' scores (search_tasks) and writes the run
+// directory, holding its lock (util/files' OutputLock) meanwhile. Prints the run's header and a line
+// per round on stderr (root only). SIGINT / SIGTERM stop it between two candidates: SearchInterrupted
+// is thrown, every score made in the journal and nothing else written (util/interrupt tells the
+// signal). The hybrids are published (renamed into place whole) before summary.json, which names
+// them, is written. Refuses modules distilled from another model, and a --resume whose settings
+// differ (check_resume_settings). Every rank returns; only the root's result carries the summary.
+// Throws hyb::Error for bad options or files.
+SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const std::vector<WeightedTask>& tasks,
+                               const SearchRunOptions& o, dist::ProcessGroup* group);
+// One task of weight 1 (requests from `eo`).
 SearchRunResult run_search_dir(CausalLM& model, const eval::TextEncoder& enc, const eval::TaskSpec& task,
                                const eval::EvalOptions& eo, const SearchRunOptions& o, dist::ProcessGroup* group);
 

@@ -26,8 +26,21 @@ MeanSE paired_difference(const std::vector<double>& a, const std::vector<double>
 }
 
 bool significant_drop(const std::vector<double>& candidate, const std::vector<double>& current) {
-  const MeanSE d = paired_difference(candidate, current);
-  return d.mean < -2.0 * d.se;
+  return significant_drop(paired_difference(candidate, current));
+}
+
+bool significant_drop(const MeanSE& d) { return d.mean < -2.0 * d.se; }
+
+MeanSE weighted_sum(const std::vector<MeanSE>& parts, const std::vector<double>& weights) {
+  if (parts.size() != weights.size()) throw std::invalid_argument("weighted_sum: one weight per part");
+  MeanSE r;
+  double var = 0;
+  for (size_t t = 0; t < parts.size(); ++t) {
+    r.mean += weights[t] * parts[t].mean;
+    var += weights[t] * weights[t] * parts[t].se * parts[t].se;
+  }
+  r.se = std::sqrt(var);  // sqrt(se * se) == se exactly in IEEE arithmetic: one task is unchanged
+  return r;
 }
 
 }  // namespace hyb

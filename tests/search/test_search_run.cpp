@@ -2,6 +2,7 @@
 // changed is refused naming the flag; modules distilled from another model are refused.
 #include <torch/torch.h>
 
+#include <cmath>
 #include <fstream>
 
 #include "../test_util.h"
@@ -72,6 +73,7 @@ TEST(SearchRun, ResumeWithChangedSettingsIsRefused) {
   EXPECT_EQ(s["strategy"], "greedy");
   EXPECT_EQ(s["model"], model_fingerprint(dir).str());
   EXPECT_EQ(s["linear"], file_fingerprint(o.linear));
+  EXPECT_FALSE(s.contains("task_weights"));  // a one-task run records what it recorded before
 
   // The same settings resume (every score replayed).
   o.resume = true;
@@ -181,6 +183,129 @@ TEST(SearchRun, StandardErrorsPairedDifferencesAndChance) {
   q.resume = true, q.stop_on_significant_drop = false;
   EXPECT_NE(error_of([&] { run_search_dir(*st.model, st.enc, task, eo, q, nullptr); }).find("--stop-on-significant-drop"),
             std::string::npos);
+}
+
+// The metric `name` (and its standard error) of `task` as `hybridize eval` computes it: the truth the
+// multi-task score is held to.
+eval::Metric eval_metric(CausalLM& model, const eval::TextEncoder& enc, const WeightedTask& t,
+                         const std::string& name) {
+  for (const auto& m : eval::evaluate_task(model, enc, t.task, t.opt).metrics)
+    if (m.name == name) return m;
+  ADD_FAILURE() << t.task.name << " has no " << name;
+  return {};
+}
+
+TEST(SearchRun, MultiTaskScoreIsTheWeightedMeanOfEvalScores) {
+  HYB_REQUIRE_SHARED(dir, "data/models/stories260K/hf");
+  HYB_REQUIRE_SHARED(tasks_dir, "data/tasks");
+  torch::NoGradGuard ng;
+  Stories st(dir, "search_run_multi");
+  eval::EvalOptions eo;
+  eo.progress = false;
+  eo.tasks_dir = tasks_dir;
+  eo.limit = 40;
+  const std::vector<WeightedTask> tasks = search_tasks("arc_easy,piqa", {1, 3}, "", eo);
+  ASSERT_EQ(tasks.size(), 2u);
+  EXPECT_DOUBLE_EQ(tasks[0].weight, 0.25);
+  EXPECT_DOUBLE_EQ(tasks[1].weight, 0.75);
+  EXPECT_EQ(tasks[0].opt.split, "validation");  // the search's default: validation where there is one
+  SearchRunOptions o;
+  o.model_dir = dir, o.linear = st.tmp / "linear.safetensors", o.out = st.tmp / "run", o.metric = "acc";
+  o.search.max_drop = 1.0;
+  o.search.replace = 1;
+
+  testing::internal::CaptureStderr();
+  const SearchRunResult run = run_search_dir(*st.model, st.enc, tasks, o, nullptr);
+  const std::string printed = testing::internal::GetCapturedStderr();
+  EXPECT_NE(printed.find("arc_easy x 0.25 (40 documents) + piqa x 0.75 (40 documents)"), std::string::npos) << printed;
+  const nlohmann::json& s = run.summary;
+
+  // The base: the weighted mean of eval's scores, its SE the weighted root sum of squares of eval's.
+  const eval::Metric a = eval_metric(*st.model, st.enc, tasks[0], "acc"), p = eval_metric(*st.model, st.enc, tasks[1], "acc");
+  EXPECT_NEAR(s["base_score"].get<double>(), 0.25 * a.value + 0.75 * p.value, 1e-12);
+  EXPECT_NEAR(s["base_stderr"].get<double>(), std::sqrt(0.0625 * a.stderr * a.stderr + 0.5625 * p.stderr * p.stderr), 1e-12);
+  EXPECT_EQ(s["task"], "arc_easy,piqa");
+  ASSERT_EQ(s["tasks"].size(), 2u);
+  EXPECT_EQ(s["tasks"][0]["name"], "arc_easy");
+  EXPECT_NEAR(s["tasks"][0]["base_score"].get<double>(), a.value, 1e-12);
+  EXPECT_NEAR(s["tasks"][1]["base_score"].get<double>(), p.value, 1e-12);
+  EXPECT_EQ(s["tasks"][1]["documents"], 40);
+  EXPECT_EQ(s["settings"]["task_weights"], (nlohmann::json{0.25, 0.75}));
+  EXPECT_EQ(s["settings"]["split"], "validation,validation");
+
+  // M_opt, exported and evaluated as any model: the same weighted mean.
+  ASSERT_EQ(s["M_opt"]["num_linear"], 1);
+  auto hybrid = CausalLM::load(o.out / "M_opt");
+  const eval::Metric ha = eval_metric(*hybrid, st.enc, tasks[0], "acc"), hp = eval_metric(*hybrid, st.enc, tasks[1], "acc");
+  EXPECT_NEAR(s["M_opt"]["score"].get<double>(), 0.25 * ha.value + 0.75 * hp.value, 1e-12);
+  EXPECT_NEAR(s["M_opt"]["stderr"].get<double>(), std::sqrt(0.0625 * ha.stderr * ha.stderr + 0.5625 * hp.stderr * hp.stderr),
+              1e-12);
+  EXPECT_NEAR(s["tasks"][0]["M_opt_score"].get<double>(), ha.value, 1e-12);
+
+  // Every candidate's paired difference is each task's, paired per document, then weighted: against
+  // one-task searches of the same candidates.
+  std::vector<std::vector<nlohmann::json>> alone;
+  for (size_t t = 0; t < 2; ++t) {
+    auto one = o;
+    one.out = st.tmp / ("alone" + std::to_string(t));
+    testing::internal::CaptureStderr();
+    run_search_dir(*st.model, st.enc, tasks[t].task, tasks[t].opt, one, nullptr);
+    testing::internal::GetCapturedStderr();
+    std::ifstream traj(one.out / "trajectory.jsonl");
+    std::string line;
+    std::getline(traj, line);
+    alone.push_back(nlohmann::json::parse(line)["candidates"].get<std::vector<nlohmann::json>>());
+  }
+  std::ifstream traj(o.out / "trajectory.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(traj, line));
+  const auto cands = nlohmann::json::parse(line)["candidates"];
+  ASSERT_EQ(cands.size(), size_t(st.model->num_layers()));
+  for (size_t i = 0; i < cands.size(); ++i) {
+    const auto &c = cands[i], &x = alone[0][i], &y = alone[1][i];
+    auto v = [](const nlohmann::json& j, const char* k) { return j[k].get<double>(); };
+    EXPECT_NEAR(v(c, "score"), 0.25 * v(x, "score") + 0.75 * v(y, "score"), 1e-12) << line;
+    EXPECT_NEAR(v(c, "diff"), 0.25 * v(x, "diff") + 0.75 * v(y, "diff"), 1e-12) << line;
+    EXPECT_NEAR(v(c, "diff_stderr"),
+                std::sqrt(0.0625 * v(x, "diff_stderr") * v(x, "diff_stderr") + 0.5625 * v(y, "diff_stderr") * v(y, "diff_stderr")),
+                1e-12) << line;
+    EXPECT_EQ(c["task_scores"], (nlohmann::json{x["score"], y["score"]})) << line;
+    EXPECT_FALSE(x.contains("task_scores"));  // one task: the lines it wrote before
+  }
+
+  // A resume with other tasks or weights is refused, naming the flag; the same ones replay.
+  o.resume = true;
+  auto refused = [&](const std::vector<WeightedTask>& ts, const std::string& flag) {
+    const std::string err = error_of([&] { run_search_dir(*st.model, st.enc, ts, o, nullptr); });
+    EXPECT_NE(err.find("--resume with another " + flag + " "), std::string::npos) << flag << ": " << err;
+  };
+  refused(search_tasks("arc_easy,piqa", {}, "", eo), "--task-weights");
+  refused(search_tasks("piqa,arc_easy", {3, 1}, "", eo), "--task");
+  refused(search_tasks("arc_easy", {}, "", eo), "--task");
+  testing::internal::CaptureStderr();
+  const SearchRunResult again = run_search_dir(*st.model, st.enc, search_tasks("arc_easy,piqa", {0.5, 1.5}, "", eo), o, nullptr);
+  testing::internal::GetCapturedStderr();
+  EXPECT_EQ(again.replayed, 1 + st.model->num_layers());
+  EXPECT_EQ(again.result.to_json(), run.result.to_json());
+}
+
+TEST(SearchRun, TaskListAndWeightsAreChecked) {
+  HYB_REQUIRE_SHARED(tasks_dir, "data/tasks");
+  eval::EvalOptions eo;
+  eo.tasks_dir = tasks_dir;
+  auto err = [&](const std::string& names, const std::vector<double>& w, const std::string& data = "") {
+    return error_of([&] { search_tasks(names, w, data, eo); });
+  };
+  EXPECT_NE(err("arc_easy,piqa", {1}).find("--task-weights: 1 weights for 2 tasks"), std::string::npos)
+      << err("arc_easy,piqa", {1});
+  EXPECT_NE(err("arc_easy,piqa", {1, -1}).find("--task-weights: -1 is not a positive number"), std::string::npos);
+  EXPECT_NE(err("arc_easy,piqa", {1, 0}).find("--task-weights: 0 is not a positive number"), std::string::npos);
+  EXPECT_NE(err("arc_easy,arc_easy", {}).find("--task: arc_easy is named twice"), std::string::npos);
+  EXPECT_NE(err("arc_easy,piqa", {}, "x.jsonl").find("--data: one file is one task"), std::string::npos);
+  EXPECT_NE(err(",", {}).find("--task: "), std::string::npos);
+  // One task has weight 1 whatever is given, so its score is its metric exactly.
+  EXPECT_EQ(search_tasks("arc_easy", {0.3}, "", eo).at(0).weight, 1.0);
+  EXPECT_EQ(search_tasks("arc_easy", {}, "", eo).at(0).weight, 1.0);
 }
 
 }  // namespace

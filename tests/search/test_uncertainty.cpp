@@ -33,6 +33,20 @@ TEST(Uncertainty, PairedDifferenceIsPerDocument) {
   EXPECT_THROW(paired_difference({1, 0}, {1}), std::invalid_argument);
 }
 
+TEST(Uncertainty, WeightedSumOfIndependentTasks) {
+  const MeanSE a{0.5, 0.03}, b{0.8, 0.04};
+  const MeanSE w = weighted_sum({a, b}, {0.25, 0.75});
+  EXPECT_DOUBLE_EQ(w.mean, 0.25 * 0.5 + 0.75 * 0.8);
+  // Var(0.25 A + 0.75 B) = 0.0625 Var A + 0.5625 Var B for independent A, B.
+  EXPECT_NEAR(w.se, std::sqrt(0.0625 * 0.0009 + 0.5625 * 0.0016), 1e-15);
+  // One task of weight 1 is that task, bit for bit (the one-task search is unchanged).
+  for (double se : {0.1, 1.0 / 3.0, 0.017, 2.5e-3, 0.123456789})
+    EXPECT_EQ(weighted_sum({{0.37, se}}, {1.0}).se, se);
+  EXPECT_TRUE(significant_drop(MeanSE{-0.05, 0.02}));
+  EXPECT_FALSE(significant_drop(MeanSE{-0.03, 0.02}));
+  EXPECT_THROW(weighted_sum({a}, {0.5, 0.5}), std::invalid_argument);
+}
+
 // score(S) = 1 - 0.1 |S|: every round's best falls by 0.1.
 double linear_cost(const LayerSet& s, const LayerSet&) { return 1.0 - 0.1 * static_cast<double>(s.size()); }
 
