@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer: configures build-asan/
-# (gcc, -DHYB_SANITIZE=ON, -O1 with line tables) once, builds the CLI and the tests at low priority
+# (gcc, -DHYB_SANITIZE=ON, -O0 with line tables: the build is what costs) once, builds the CLI and the tests at low priority
 # (nice: the machine is shared) and runs every test through ctest. Extra arguments go to ctest
 # (e.g. -R Tokenizer). Slow: about 45 min of one core to build from nothing.
 #
@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build-asan
 if [ ! -f $B/build.ninja ]; then
-  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" -DHYB_SANITIZE=ON \
+  cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O0 -g1" -DHYB_SANITIZE=ON \
     ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER}
 fi
 nice -n 10 cmake --build $B -j"$(nproc)" --target hybridize hybridize_tests
