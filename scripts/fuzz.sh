@@ -49,9 +49,9 @@ run_one() {  # run_one TARGET RUNS [flags...]
   fi
   end=$(date +%s)
   local execs rate cov
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')
+  execs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  rate=$(grep -ao 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')
   printf '%-28s %10s execs %6s s %7s exec/s  cov %5s  corpus %5s files  no finding\n' "$t" "$execs" \
     "$((end - start))" "$rate" "$cov" "$(ls $B/corpus/$t | wc -l)" | tee -a $B/fuzz-summary.txt
 }
