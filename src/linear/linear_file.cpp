@@ -34,6 +34,12 @@ std::vector<int64_t> parse_stored_layers(const std::string& s, const std::string
   return out;
 }
 
+// A lower bound of one module's parameter count, whatever its kind: the q, k, v and o projections
+// every kind has (hidden_size x heads x head_dim each). A double: no overflow for any settings.
+double projection_parameters(const LinearSettings& s) {
+  return double(s.hidden_size) * double(s.head_dim) * (2.0 * double(s.num_heads) + 2.0 * double(s.num_kv_heads));
+}
+
 }  // namespace
 
 void save_linear_layers(const fs::path& path, const LinearSettings& settings,
@@ -80,6 +86,17 @@ LinearFile LinearFile::open(const fs::path& path) {
     fail(where, "metadata holds only one of \"teacher_config\" and \"teacher_weights\"");
   if (tc != meta.end()) lf.teacher_ = ModelFingerprint{tc->second, tw->second};
   if (td != meta.end()) lf.teacher_dir_ = td->second;
+  // Settings that describe modules bigger than the file's tensors are refused before a module is
+  // built to learn its parameters' shapes: a hidden_size of 65536 in a 7 KB file made perplexity
+  // allocate 18 GB and be killed, a head_dim of 10^9 printed LibTorch's allocator error and trace.
+  // A stored layer holds at least its projections, in 2 bytes per element at the least (F16/BF16).
+  size_t stored_bytes = 0;
+  for (const auto& [name, e] : lf.file_->entries()) stored_bytes += e.nbytes;
+  if (2.0 * projection_parameters(lf.settings_) > double(stored_bytes))
+    fail(where, "settings (hidden_size {}, num_heads {}, num_kv_heads {}, head_dim {}) describe modules of at least "
+         "{:.3g} parameters, more than the file's {} bytes of tensors hold", lf.settings_.hidden_size,
+         lf.settings_.num_heads, lf.settings_.num_kv_heads, lf.settings_.head_dim,
+         projection_parameters(lf.settings_), stored_bytes);
   // The module must outlive the loop: parameters() lists pointers into it (a temporary in the
   // range expression would be destroyed before the first iteration).
   const auto shape_model = make_linear_mixer(lf.settings_, /*seed=*/0);

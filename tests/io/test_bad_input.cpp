@@ -183,6 +183,29 @@ TEST(BadInput, IntegerModuleTensorRefused) {
                "tensor '" + victim + "' has dtype I32 (expected floating point");
 }
 
+// A distilled-modules file whose settings describe modules far larger than its tensors (a seed of
+// fuzz/fuzz_linear_file with its head_dim raised): refused before a module of that size is built to
+// learn its shapes. It used to reach LibTorch's allocator (its error text and trace). (A hidden_size of
+// 65536 made `perplexity` allocate 18 GB and be killed: not a case a test can afford to run.)
+TEST(BadInput, ModuleSettingsLargerThanTheFileRefused) {
+  torch::NoGradGuard ng;
+  auto dir = test::temp_dir("huge_module_settings");
+  LinearSettings s;
+  s.kind = "gla", s.hidden_size = 32, s.num_heads = 4, s.num_kv_heads = 2, s.head_dim = 8;
+  auto m = make_linear_mixer(s, 7);
+  save_linear_layers(dir / "good.safetensors", s, {{0, m.get()}}, ModelFingerprint{"c", "w"}, "teacher");
+  EXPECT_NO_THROW(LinearFile::open(dir / "good.safetensors"));
+  auto f = SafetensorsFile::open(dir / "good.safetensors");
+  std::vector<std::pair<std::string, at::Tensor>> ts;
+  for (const auto& [name, e] : f->entries()) ts.emplace_back(name, f->tensor(name));
+  auto meta = f->metadata();
+  auto settings = nlohmann::json::parse(meta.at("linear_attention"));
+  settings["head_dim"] = int64_t(1) << 30;
+  meta["linear_attention"] = settings.dump();
+  save_safetensors(dir / "huge.safetensors", ts, meta);
+  expect_error([&] { LinearFile::open(dir / "huge.safetensors"); }, "huge.safetensors", "bytes of tensors hold");
+}
+
 // Copies a fixture so that one file of it can be broken.
 fs::path copy_fixture(const fs::path& src, const std::string& name) {
   auto dir = test::temp_dir(name);
