@@ -9,9 +9,11 @@
 // (kAddedSizes: the demo's --quick, a token budget for sft, perplexity's sequences, search's documents). A block that cannot run here (another model, several hosts) is
 // preceded by the line `<!-- readme-test: skip: REASON -->`; its commands are listed, not run. A
 // `hybridize` in a block that is not skipped and not at the start of its line (a loop, a launcher)
-// fails the test: such a block must say why it is skipped.
+// fails the test: such a block must say why it is skipped. HYB_README_LOG=FILE appends each command
+// run and what it printed to FILE: a transcript of the README's workflow.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -160,6 +162,8 @@ TEST(ReadmeExamples, EveryCommandRuns) {
                                                   " </dev/null 2>&1",
                                               rc);
     ++ran;
+    if (const char* transcript = std::getenv("HYB_README_LOG"))  // every command with what it printed
+      std::ofstream(transcript, std::ios::app) << "$ " << cmd << "\n" << log << "(exit " << rc << ")\n\n";
     if (rc != 0) {
       ADD_FAILURE() << "README.md:" << e.line << " exits " << rc << ": " << cmd << "\n"
                     << (log.size() > 4000 ? "..." + log.substr(log.size() - 4000) : log);
