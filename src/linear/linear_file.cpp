@@ -36,8 +36,17 @@ std::vector<int64_t> parse_stored_layers(const std::string& s, const std::string
 
 // A lower bound of one module's parameter count, whatever its kind: the q, k, v and o projections
 // every kind has (hidden_size x heads x head_dim each). A double: no overflow for any settings.
-double projection_parameters(const LinearSettings& s) {
-  return double(s.hidden_size) * double(s.head_dim) * (2.0 * double(s.num_heads) + 2.0 * double(s.num_kv_heads));
+// The parameters every module of these settings holds at least: its q/k/v/o projections, plus the
+// parts the kind's own sizes set (GLA's low-rank gate; the convolutions' taps: GDN has three of
+// dim x conv_size, JetBlock's kernel generator a bias of that size).
+double minimum_parameters(const LinearSettings& s) {
+  const double D = double(s.hidden_size), d = double(s.head_dim);
+  double n = D * d * (2.0 * double(s.num_heads) + 2.0 * double(s.num_kv_heads));
+  if (s.kind == "gla")
+    n += double(s.gate_low_rank) * (D + double(s.num_kv_heads) * d);
+  else
+    n += double(s.num_heads) * d * double(s.conv_size);
+  return n;
 }
 
 }  // namespace
@@ -89,14 +98,14 @@ LinearFile LinearFile::open(const fs::path& path) {
   // Settings that describe modules bigger than the file's tensors are refused before a module is
   // built to learn its parameters' shapes: a hidden_size of 65536 in a 7 KB file made perplexity
   // allocate 18 GB and be killed, a head_dim of 10^9 printed LibTorch's allocator error and trace.
-  // A stored layer holds at least its projections, in 2 bytes per element at the least (F16/BF16).
+  // A stored layer holds at least minimum_parameters, in 2 bytes per element at the least (F16/BF16).
   size_t stored_bytes = 0;
   for (const auto& [name, e] : lf.file_->entries()) stored_bytes += e.nbytes;
-  if (2.0 * projection_parameters(lf.settings_) > double(stored_bytes))
-    fail(where, "settings (hidden_size {}, num_heads {}, num_kv_heads {}, head_dim {}) describe modules of at least "
-         "{:.3g} parameters, more than the file's {} bytes of tensors hold", lf.settings_.hidden_size,
-         lf.settings_.num_heads, lf.settings_.num_kv_heads, lf.settings_.head_dim,
-         projection_parameters(lf.settings_), stored_bytes);
+  if (2.0 * minimum_parameters(lf.settings_) > double(stored_bytes))
+    fail(where, "settings (hidden_size {}, num_heads {}, num_kv_heads {}, head_dim {}, gate_low_rank {}, conv_size {}) "
+         "describe modules of at least {:.3g} parameters, more than the file's {} bytes of tensors hold",
+         lf.settings_.hidden_size, lf.settings_.num_heads, lf.settings_.num_kv_heads, lf.settings_.head_dim,
+         lf.settings_.gate_low_rank, lf.settings_.conv_size, minimum_parameters(lf.settings_), stored_bytes);
   // The module must outlive the loop: parameters() lists pointers into it (a temporary in the
   // range expression would be destroyed before the first iteration).
   const auto shape_model = make_linear_mixer(lf.settings_, /*seed=*/0);

@@ -199,11 +199,17 @@ TEST(BadInput, ModuleSettingsLargerThanTheFileRefused) {
   std::vector<std::pair<std::string, at::Tensor>> ts;
   for (const auto& [name, e] : f->entries()) ts.emplace_back(name, f->tensor(name));
   auto meta = f->metadata();
-  auto settings = nlohmann::json::parse(meta.at("linear_attention"));
-  settings["head_dim"] = int64_t(1) << 30;
-  meta["linear_attention"] = settings.dump();
-  save_safetensors(dir / "huge.safetensors", ts, meta);
-  expect_error([&] { LinearFile::open(dir / "huge.safetensors"); }, "huge.safetensors", "bytes of tensors hold");
+  const auto good = nlohmann::json::parse(meta.at("linear_attention"));
+  // Each size that sets a parameter's shape: the projections', GLA's gate rank, the convolutions' width.
+  for (const auto& [key, kind] : {std::pair<std::string, std::string>{"head_dim", "gla"}, {"gate_low_rank", "gla"},
+                                  {"conv_size", "gdn"}}) {
+    auto settings = good;
+    settings["kind"] = kind;
+    settings[key] = int64_t(1) << 30;
+    meta["linear_attention"] = settings.dump();
+    save_safetensors(dir / ("huge_" + key + ".safetensors"), ts, meta);
+    expect_error([&] { LinearFile::open(dir / ("huge_" + key + ".safetensors")); }, "huge_" + key, "bytes of tensors hold");
+  }
 }
 
 // Copies a fixture so that one file of it can be broken.
