@@ -2,10 +2,9 @@
 // weights, for shape-true benchmarks of models that cannot be downloaded here.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <torch/torch.h>
 
 #include "cli/commands.h"
-#include "model/model.h"
+#include "model/random_model.h"
 #include "util/device.h"
 
 namespace hyb::cli {
@@ -18,15 +17,12 @@ void add_random_model(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--config", a->config, "config.json of the architecture")->required();
-  cmd->add_option("--out", a->out, "Output model directory")->required();
+  cmd->add_option("--out", a->out, "Output model directory (new or empty)")->required();
   cmd->add_option("--dtype", a->dtype, "float32 | bfloat16 | float16");
   cmd->add_option("--seed", a->seed, "Random seed");
   cmd->callback([a] {
-    torch::NoGradGuard ng;
-    auto cfg = ModelConfig::load(a->config);
-    auto model = CausalLM::random(cfg, a->seed, parse_dtype(a->dtype, "--dtype"));
-    model->save(a->out);
-    fmt::print("wrote {} ({:.1f} M parameters, {})\n", a->out, model->num_parameters() / 1e6, a->dtype);
+    const int64_t n = write_random_model(a->config, a->out, a->seed, parse_dtype(a->dtype, "--dtype"));
+    fmt::print("wrote {} ({:.1f} M parameters, {})\n", a->out, n / 1e6, a->dtype);
   });
 }
 

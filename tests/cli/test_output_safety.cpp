@@ -288,5 +288,29 @@ TEST(OutputSafety, SearchSignalTornJournalAndResume) {
   EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
 }
 
+// random-model's --out follows the rule of every output directory: a model already there (or the
+// config's own directory) is refused and left byte for byte as it was; it used to be overwritten
+// in place by the new random weights.
+TEST(OutputSafety, RandomModelNeverOverwritesAModel) {
+  HYB_REQUIRE_BINARY(bin);
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  const auto dir = test::temp_dir("output_random_model");
+  fs::copy(model / "config.json", dir / "config.json");
+  const std::string make = "'" + bin + "' random-model --config " + q(dir / "config.json") + " --dtype float32 --out ";
+  int rc = 0;
+  std::string out = run_command(make + q(dir / "m") + " 2>&1", rc);
+  ASSERT_EQ(rc, 0) << out;
+  const std::string weights = read_file(dir / "m" / "model.safetensors");
+  out = run_command(make + q(dir / "m") + " --seed 7 2>&1", rc);
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(out, "error: --out: '" + (dir / "m").string() + "' is not empty: choose a new directory (nothing is overwritten)\n");
+  EXPECT_EQ(read_file(dir / "m" / "model.safetensors"), weights);
+  out = run_command(make + q(dir) + " 2>&1", rc);  // the directory holding the config
+  EXPECT_NE(rc, 0);
+  EXPECT_EQ(out, "error: --out: '" + dir.string() + "' contains an input of this command (" + (dir / "config.json").string() +
+                     "): choose a new directory\n");
+  EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace hyb
