@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The libFuzzer targets of fuzz/ (one per parser of untrusted files), built with clang into
 # build-fuzz/ (-DHYB_FUZZ=ON: coverage, AddressSanitizer, UBSan) and run one after the other.
-#   scripts/fuzz.sh short        20000 executions per target (CI)
+#   scripts/fuzz.sh short        ${HYB_FUZZ_SECONDS:-5} seconds per target (scripts/test.sh, so CI)
 #   scripts/fuzz.sh long N       N executions per target (>= 1000000 for the recorded run)
 #   scripts/fuzz.sh run TARGET N [libFuzzer flags...]   one target
 # Seeds: fuzz/corpus/<target>/ (small hand-written files) and, when ../shared/data (or $HYB_SHARED)
-# is there, seeds made from its real files into build-fuzz/seeds/<target>/. What a run discovers is
+# is there, seeds made from its real files into build-fuzz/seeds/<target>/ (under CI=true a missing
+# ../shared fails, as the tests do). What a run discovers is
 # kept in build-fuzz/corpus/<target>/ (the next run starts from it); a crashing input is written to
 # build-fuzz/artifacts/ and the script exits non-zero. A summary line per target goes to
 # build-fuzz/fuzz-summary.txt.
@@ -25,13 +26,16 @@ build() {
 
 # Seeds from ../shared/data: small files as they are, big ones cut down to a valid small file.
 make_seeds() {
-  [ -d "$shared" ] || { echo "fuzz: no $shared: hand-written seeds only"; return 0; }
+  if [ ! -d "$shared" ]; then
+    [ "${CI:-}" = true ] && { echo "fuzz: no $shared (CI=true: the seeds from the real files are required)" >&2; return 1; }
+    echo "fuzz: no $shared: hand-written seeds only"; return 0
+  fi
   python3 scripts/fuzz_seeds.py "$shared" $B/seeds
 }
 
 targets() { for f in fuzz/fuzz_*.cpp; do basename "$f" .cpp; done; }
 
-run_one() {  # run_one TARGET RUNS [flags...]
+run_one() {  # run_one TARGET RUNS [flags...]   (RUNS -1: until -max_total_time)
   local t=$1 runs=$2; shift 2
   mkdir -p $B/corpus/$t $B/artifacts
   local seeds=()
@@ -58,13 +62,13 @@ run_one() {  # run_one TARGET RUNS [flags...]
 
 case "$mode" in
   short|long)
-    runs=20000
-    if [ "$mode" = long ]; then runs="${2:?scripts/fuzz.sh long N}"; fi
+    if [ "$mode" = long ]; then runs="${2:?scripts/fuzz.sh long N}"; limit=(); what="$runs runs"
+    else runs=-1; limit=(-max_total_time="${HYB_FUZZ_SECONDS:-5}"); what="${HYB_FUZZ_SECONDS:-5} s"; fi
     build
     make_seeds
-    echo "# $(date -u '+%F %T') UTC, $mode, $runs runs per target, $(nproc) cores" >>$B/fuzz-summary.txt
+    echo "# $(date -u '+%F %T') UTC, $mode, $what per target, $(nproc) cores" >>$B/fuzz-summary.txt
     failed=0
-    for t in $(targets); do run_one "$t" "$runs" || failed=1; done
+    for t in $(targets); do run_one "$t" "$runs" "${limit[@]}" || failed=1; done
     exit $failed ;;
   run)
     build

@@ -4,8 +4,10 @@
 # PACKAGES: the library and the CLI (libgloo-dev: --gpus; without it the build works and --gpus says so).
 PACKAGES="build-essential cmake ninja-build pkg-config libtorch-dev libopenblas0-openmp \
   nlohmann-json3-dev libpcre2-dev libcli11-dev libfmt-dev libbz2-dev libutf8proc-dev libgloo-dev"
-# TEST_PACKAGES: what only the test suite needs (scripts/test.sh installs it).
-TEST_PACKAGES="libgtest-dev"
+# TEST_PACKAGES: what only the test suite needs (scripts/test.sh installs it): GoogleTest, and clang
+# with its libFuzzer runtime for the short fuzzing run (scripts/fuzz.sh short), and ccache (CMakeLists
+# uses it when found: a rebuild, or a CI run whose ~/.cache survives, compiles only what changed).
+TEST_PACKAGES="libgtest-dev clang libclang-rt-dev ccache"
 # install_missing_packages PACKAGE...
 install_missing_packages() {
   local missing sudo=""

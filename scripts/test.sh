@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 install_missing_packages $PACKAGES $TEST_PACKAGES || echo "warning: could not install the missing packages; continuing"
 scripts/build.sh  # everything: the tests and benchmarks too (setup.sh built only the CLI)
 ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+# A short run of every libFuzzer target (seconds each, clang + ASan + UBSan, build-fuzz/): a parser
+# that crashes, hangs, leaks or throws a library's exception on a mutated file fails the suite.
+# HYB_FUZZ_SECONDS=0 leaves it out (a quick local rerun).
+if [ "${HYB_FUZZ_SECONDS:-5}" != 0 ]; then scripts/fuzz.sh short; fi
 # The Python side (python/tests: exported hybrids in transformers), in a cached virtual environment
 # built from python/requirements.txt (scripts/python_env.sh).
 python="$(scripts/python_env.sh)"
