@@ -105,7 +105,7 @@ print('$mixer $kern', d.get('linear_kernels'), 'tokens/s', round(d['tokens_per_s
       done ;;
     eval) q15
       for i in 1 2; do timeout 200 $H eval --model /tmp/q15 --task pubmedqa --tasks-dir $S/tasks --device cuda \
-        --out "$R/eval_pubmedqa.json" --no-progress 2>&1 | tail -4; done ;;
+        --out "$R/eval_pubmedqa.json" --overwrite --no-progress 2>&1 | tail -4; done ;;
     search) q15
       timeout 400 $H search --model /tmp/q15 --linear /tmp/q15-gdn/linear.safetensors --task pubmedqa --split test \
         --tasks-dir $S/tasks --max-drop 1 --replace 1 --device cuda --out /tmp/search 2>&1 | tail -8

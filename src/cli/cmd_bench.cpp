@@ -12,6 +12,7 @@
 #include "linear/kinds.h"
 #include "util/device.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb::cli {
 
@@ -24,7 +25,7 @@ struct BenchArgs {
   std::vector<int64_t> contexts = {512, 2048, 16384, 65536};
   int64_t new_tokens = 128, prefill_chunk = 0;
   double bandwidth = 0;
-  bool no_graph = false, no_progress = false;
+  bool no_graph = false, no_progress = false, overwrite = false;
   int threads = 0;
 };
 
@@ -69,12 +70,18 @@ void add_bench(CLI::App& app) {
   add_kernels_option(cmd);
   cmd->add_option("--out", a->out, "JSON file of the rows (rewritten after every row; default: none)");
   cmd->add_option("--plot", a->plot, "SVG of decode tokens/s against linear layers per context (default: --out with .svg)");
+  cmd->add_flag("--overwrite", a->overwrite, "Replace an existing --out or --plot file");
   cmd->add_option("--threads", a->threads, "CPU threads (default: all cores, 1 for models narrower than 256)")
       ->check(thread_count());
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar");
   cmd->add_option("--from", a->from, "Measure nothing: print and plot the rows of earlier --out files (default: none, measure)");
   cmd->callback([a] {
     torch::NoGradGuard ng;
+    if (a->plot.empty() && !a->out.empty()) a->plot = std::filesystem::path(a->out).replace_extension(".svg").string();
+    std::vector<std::filesystem::path> inputs(a->from.begin(), a->from.end());
+    inputs.insert(inputs.end(), {a->models.model_dir, a->models.config});
+    if (!a->out.empty()) require_new_output_file("--out", a->out, inputs, a->overwrite);
+    if (!a->plot.empty()) require_new_output_file("--plot", a->plot, inputs, a->overwrite);
     if (!a->from.empty()) {
       const auto rows = read_bench_rows(a->from);
       print_header();
@@ -98,7 +105,6 @@ void add_bench(CLI::App& app) {
     run.out = a->out;
     run.progress = !a->no_progress;
     run.plot = a->plot;
-    if (run.plot.empty() && !a->out.empty()) run.plot = std::filesystem::path(a->out).replace_extension(".svg").string();
     a->models.device = dev;
     a->models.dtype = dtype;
     print_header();

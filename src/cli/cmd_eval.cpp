@@ -25,7 +25,7 @@ struct EvalArgs {
   std::string batch_size = "auto", layout = "shared";
   int64_t limit = 0, num_fewshot = 0, max_length = 0, max_tokens = 0;
   int threads = 0;
-  bool list = false, no_progress = false;
+  bool list = false, no_progress = false, overwrite = false;
 };
 
 std::vector<eval::TaskSpec> resolve_tasks(const EvalArgs& a) {
@@ -62,6 +62,7 @@ void add_eval(CLI::App& app) {
   cmd->add_option("--samples", a->samples, "Write one JSON line per document (requests, log-likelihoods, prediction, gold; default: none)");
   cmd->add_option("--dump-requests", a->dump,
                   "Write every request's token ids (untruncated unless --max-length) and exit: no model needed (default: none)");
+  cmd->add_flag("--overwrite", a->overwrite, "Replace an existing --out, --samples or --dump-requests file");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_flag("--list-tasks", a->list, "List the built-in tasks and exit");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar");
@@ -74,6 +75,8 @@ void add_eval(CLI::App& app) {
       }
       return;
     }
+    for (const auto& [flag, file] : {std::pair{"--out", &a->out}, {"--samples", &a->samples}, {"--dump-requests", &a->dump}})
+      if (!file->empty()) require_new_output_file(flag, *file, {a->model, a->data, a->tokenizer}, a->overwrite);
     if (!a->dump.empty()) {  // tokenisation only: compare with the harness (tools/harness_xcheck.py)
       if (a->model.empty() && a->tokenizer.empty()) fail("--tokenizer", "give --tokenizer or --model");
       const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);

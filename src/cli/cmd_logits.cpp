@@ -11,6 +11,7 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace hyb::cli {
 
@@ -19,6 +20,7 @@ struct LogitsArgs {
   std::string model, out, device = "auto", dtype;
   std::vector<std::string> ids;
   int threads = 0;
+  bool overwrite = false;
 };
 }  // namespace
 
@@ -28,12 +30,13 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--model", a->model, "Model directory")->required();
   cmd->add_option("--ids", a->ids, "Comma-separated token ids, one sequence per flag (all of one length)")
       ->required();
-  cmd->add_option("--out", a->out, "Output .safetensors file (input_ids [B,T], logits [B,T,V] fp32); must be new")
+  cmd->add_option("--out", a->out, "Output .safetensors file (input_ids [B,T], logits [B,T,V] fp32)")
       ->required();
+  cmd->add_flag("--overwrite", a->overwrite, "Replace an existing --out file");
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->callback([a] {
     torch::NoGradGuard ng;
-    if (std::filesystem::exists(a->out)) fail("--out", "{} exists (not overwritten)", a->out);
+    require_new_output_file("--out", a->out, {a->model}, a->overwrite);
     std::vector<std::vector<int64_t>> rows;
     for (const auto& s : a->ids) rows.push_back(parse_token_ids("--ids", s));
     for (const auto& r : rows)

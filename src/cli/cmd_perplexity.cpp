@@ -30,7 +30,7 @@ struct PerplexityArgs {
   std::vector<std::string> data;
   int64_t seq_len = 512, sequences = 64, batch = 8;
   int threads = 0;
-  bool sweep = false, fold_vocab = false, no_progress = false;
+  bool sweep = false, fold_vocab = false, no_progress = false, overwrite = false;
 };
 }  // namespace
 
@@ -49,10 +49,16 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch, "Sequences per forward")->check(positive())->capture_default_str();
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->add_option("--out", a->out, "Also write the results to this JSON file (default: none)");
+  cmd->add_flag("--overwrite", a->overwrite, "Replace an existing --out file");
   cmd->add_flag("--no-progress", a->no_progress, "No progress bar");
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
+    if (!a->out.empty()) {
+      std::vector<std::filesystem::path> inputs = {a->model, a->linear, a->tokenizer};
+      for (const auto& d : expand_data_paths(a->data)) inputs.push_back(d);
+      require_new_output_file("--out", a->out, inputs, a->overwrite);
+    }
     // Without --linear there is nothing to replace the layers with: ignoring --layers would score
     // the teacher under a name that says otherwise.
     if (!a->layers.empty() && a->linear.empty()) fail("--layers", "needs --linear (the modules that replace the layers)");

@@ -9,6 +9,8 @@
 //                                                                       it writes several files (distill, search,
 //                                                                       sft, export, demo, random-model), else a file
 //                                                                       (eval, perplexity and bench JSON, logits)
+//   replace an existing result file        --overwrite                  eval perplexity bench logits (a directory is
+//                                                                       never replaced: new or empty, or --resume)
 //   sequences or requests per step         --batch-size N               distill sft perplexity eval bench
 //   tokens to generate or decode           --max-new-tokens N           generate bench
 //   layers (lists and ranges: 0-2,5)       --layers SPEC                distill perplexity export

@@ -274,6 +274,19 @@ void require_outside_inputs(const std::string& flag, const fs::path& out, const 
   }
 }
 
+void require_new_output_file(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,
+                             bool overwrite) {
+  if (out.empty()) fail(flag, "empty path");
+  const std::string o = normalized(out);
+  for (const auto& in : inputs)
+    if (!in.empty() && normalized(in) == o)
+      fail(flag, "'{}' is an input of this command: choose another file", out.string());
+  struct stat st {};
+  if (::stat(out.c_str(), &st) != 0) return;  // does not exist yet
+  if (S_ISDIR(st.st_mode)) fail(flag, "'{}' is a directory: give a file name", out.string());
+  if (!overwrite) fail(flag, "'{}' exists: pass --overwrite to replace it, or choose another file", out.string());
+}
+
 void require_new_output_dir(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,
                             const std::string& resume_hint) {
   if (out.empty()) fail(flag, "empty path");

@@ -83,6 +83,13 @@ class OutputLock {
 void require_new_output_dir(const std::string& flag, const std::filesystem::path& out,
                             const std::vector<std::filesystem::path>& inputs = {}, const std::string& resume_hint = "");
 
+// Refuses (hyb::Error naming `flag` and `out`) an output file that would replace something without
+// being asked: an existing file unless `overwrite` (the user's --overwrite), a directory, or one of
+// `inputs` (never, whatever `overwrite` says: a result does not replace what the command reads).
+// Checked before the work starts, so that a long run is not refused at its end.
+void require_new_output_file(const std::string& flag, const std::filesystem::path& out,
+                             const std::vector<std::filesystem::path>& inputs, bool overwrite);
+
 // Refuses `out` equal to or above one of `inputs` (see require_new_output_dir).
 void require_outside_inputs(const std::string& flag, const std::filesystem::path& out,
                             const std::vector<std::filesystem::path>& inputs);

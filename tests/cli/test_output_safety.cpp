@@ -140,7 +140,8 @@ TEST(OutputSafety, ConcurrentAtomicWritesUseTheirOwnTemporaries) {
 
 // A full disk: eval --out on /dev/full (a file that always reports ENOSPC) says so in one line;
 // under a file size limit (prlimit --fsize) --samples and --out fail with EFBIG's text and leave no
-// results file (before: a 0-byte one) and no temporary; an existing results file is kept whole.
+// results file (before: a 0-byte one) and no temporary; an existing results file is kept whole
+// (replaced only when asked: --overwrite).
 TEST(OutputSafety, EvalOnAFullDiskLeavesNoResultFile) {
   HYB_REQUIRE_BINARY(bin);
   HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
@@ -150,7 +151,7 @@ TEST(OutputSafety, EvalOnAFullDiskLeavesNoResultFile) {
   const std::string eval = "'" + bin + "' eval --model " + q(model) + " --data " + q(dir / "task.jsonl") +
                            " --device cpu --threads 1 --no-progress";
   int rc = 0;
-  std::string out = run_command(eval + " --out /dev/full 2>&1 >/dev/null", rc);
+  std::string out = run_command(eval + " --out /dev/full --overwrite 2>&1 >/dev/null", rc);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_EQ(out, "error: /dev/full: write failed: No space left on device\n");
 
@@ -160,16 +161,58 @@ TEST(OutputSafety, EvalOnAFullDiskLeavesNoResultFile) {
   EXPECT_FALSE(fs::exists(dir / "samples.jsonl"));
 
   std::ofstream(dir / "results.json") << "{\"earlier\": true}\n";
-  out = run_command("prlimit --fsize=300 " + eval + " --out " + q(dir / "results.json") + " 2>&1 >/dev/null", rc);
+  out = run_command("prlimit --fsize=300 " + eval + " --out " + q(dir / "results.json") + " --overwrite 2>&1 >/dev/null", rc);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_EQ(out, "error: " + (dir / "results.json").string() + ": write failed: File too large\n");
   EXPECT_EQ(read_file(dir / "results.json"), "{\"earlier\": true}\n");
   EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
   // Without the limit both are written.
-  out = run_command(eval + " --out " + q(dir / "results.json") + " --samples " + q(dir / "samples.jsonl") + " 2>&1", rc);
+  out = run_command(eval + " --out " + q(dir / "results.json") + " --samples " + q(dir / "samples.jsonl") + " --overwrite 2>&1", rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(read_file(dir / "results.json").find("\"results\""), std::string::npos);
   EXPECT_EQ(lines_of(read_file(dir / "samples.jsonl")).size(), 2u);
+}
+
+// A results file already there is refused before any work, naming the flag, unless --overwrite;
+// an input of the command is refused even with --overwrite (perplexity --out on its own --data
+// used to replace the corpus with the results), and so is a directory.
+TEST(OutputSafety, ResultFilesAreReplacedOnlyWhenAsked) {
+  HYB_REQUIRE_BINARY(bin);
+  HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
+  const auto dir = test::temp_dir("output_files");
+  std::ofstream(dir / "task.jsonl") << R"({"context": "Once upon a time", "choices": [" there", " cat"], "gold": 0})" << "\n";
+  std::ofstream(dir / "corpus.txt") << "Once upon a time there was a little cat. The cat ran to the park.\n";
+  std::ofstream(dir / "earlier.json") << "{}\n";
+  const std::string exe = "'" + bin + "' ";
+  const std::string eval = exe + "eval --model " + q(model) + " --data " + q(dir / "task.jsonl") + " --device cpu --threads 1 --no-progress";
+  int rc = 0;
+  for (const char* flag : {"--out", "--samples"}) {
+    const std::string out = run_command(eval + " " + flag + " " + q(dir / "earlier.json") + " 2>&1", rc);
+    EXPECT_EQ(rc, 1);
+    EXPECT_EQ(out, "error: " + std::string(flag) + ": '" + (dir / "earlier.json").string() +
+                       "' exists: pass --overwrite to replace it, or choose another file\n");
+  }
+  EXPECT_EQ(read_file(dir / "earlier.json"), "{}\n");
+  std::string out = run_command(eval + " --out " + q(dir / "earlier.json") + " --overwrite 2>&1", rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(read_file(dir / "earlier.json").find("\"results\""), std::string::npos);
+  out = run_command(eval + " --out " + q(dir) + " 2>&1", rc);
+  EXPECT_EQ(out, "error: --out: '" + dir.string() + "' is a directory: give a file name\n");
+
+  const std::string ppl = exe + "perplexity --model " + q(model) + " --data " + q(dir / "corpus.txt") +
+                          " --seq-len 8 --sequences 1 --device cpu --no-progress --overwrite --out ";
+  out = run_command(ppl + q(dir / "corpus.txt") + " 2>&1", rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out, "error: --out: '" + (dir / "corpus.txt").string() + "' is an input of this command: choose another file\n");
+  EXPECT_EQ(read_file(dir / "corpus.txt"), "Once upon a time there was a little cat. The cat ran to the park.\n");
+
+  const std::string logits = exe + "logits --model " + q(model) + " --ids 1,2,3 --device cpu --out " + q(dir / "earlier.json");
+  out = run_command(logits + " 2>&1", rc);
+  EXPECT_EQ(out, "error: --out: '" + (dir / "earlier.json").string() +
+                     "' exists: pass --overwrite to replace it, or choose another file\n");
+  out = run_command(logits + " --overwrite 2>&1", rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(leftovers(dir), std::vector<std::string>{});
 }
 
 // distill under a file size limit: the checkpoint (or the modules file) cannot be written; the run
