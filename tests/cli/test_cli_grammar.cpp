@@ -94,6 +94,7 @@ TEST(CliGrammar, EveryHelpUsesTheCanonicalNamesAndShowsDefaults) {
       {"--max-new-tokens", {"generate", "bench"}},
       {"--no-progress", {"distill", "sft", "eval", "search", "perplexity", "bench", "demo"}},
       {"--out", {"distill", "sft", "search", "export", "demo", "random-model", "eval", "perplexity", "bench", "logits"}},
+      {"--overwrite", {"eval", "perplexity", "bench", "logits"}},
       {"--tokenizer", {"distill", "eval", "generate", "perplexity", "search"}},
       {"--layers", {"distill", "perplexity", "export"}},
       {"--device", {"bench", "distill", "eval", "generate", "logits", "perplexity", "search", "sft"}},
@@ -105,10 +106,14 @@ TEST(CliGrammar, EveryHelpUsesTheCanonicalNamesAndShowsDefaults) {
     for (const auto& [flag, where] : canonical)
       EXPECT_EQ(opts.count(flag) > 0, where.count(cmd) > 0) << cmd << " " << flag;
     for (const auto& old : old_names) EXPECT_EQ(opts.count(old), 0u) << cmd << " lists the old spelling " << old;
-    if (opts.count("--device")) EXPECT_NE(opts.at("--device").text.find("=auto"), std::string::npos) << cmd;
-    for (const auto& [name, o] : opts)
-      if (o.takes_value && !o.required)
+    if (opts.count("--device")) {
+      EXPECT_NE(opts.at("--device").text.find("=auto"), std::string::npos) << cmd;
+    }
+    for (const auto& [name, o] : opts) {
+      if (o.takes_value && !o.required) {
         EXPECT_TRUE(o.has_default || mentions_default(o.text)) << cmd << " " << name << " shows no default:\n" << o.text;
+      }
+    }
   }
 }
 
