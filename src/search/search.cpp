@@ -103,11 +103,16 @@ std::vector<Scored> ScoreJournal::score_all(const std::vector<LayerSet>& candida
   }
   if (todo.empty()) return out;
   stop_if_asked();
-  const std::vector<Scored> got = many(todo, extends);
+  std::vector<bool> journalled(todo.size(), false);
+  const std::vector<Scored> got = many(todo, extends, [&](size_t k, const Scored& s) {
+    if (k >= todo.size() || journalled[k]) fail("search", "score {} reported for {} candidates", k, todo.size());
+    record(todo[k], s.score, s.seconds);
+    journalled[k] = true;
+  });
   if (got.size() > todo.size() || (got.size() < todo.size() && !(stop_ && stop_())))
     fail("search", "{} scores for {} candidates", got.size(), todo.size());
   for (size_t k = 0; k < got.size(); ++k) {
-    record(todo[k], got[k].score, got[k].seconds);
+    if (!journalled[k]) record(todo[k], got[k].score, got[k].seconds);
     out[where[k]] = got[k];
   }
   if (got.size() < todo.size()) throw SearchInterrupted(size(), path_);  // stopped between two candidates

@@ -92,8 +92,13 @@ struct SearchInterrupted : std::exception {
 struct Scored {
   double score = 0, seconds = 0;
 };
-using ScoreManyFn =
-    std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends)>;
+// Called by a ScoreManyFn as each candidate's score becomes known (`index` into its candidates), so
+// that the journal keeps it even if the process is killed before the round ends. One process
+// scores candidate by candidate and reports each; --gpus ranks learn a round's scores together at
+// its all-gather. Scores a ScoreManyFn returns without reporting are journalled when it returns.
+using ScoredFn = std::function<void(size_t index, const Scored& scored)>;
+using ScoreManyFn = std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends,
+                                                      const ScoredFn& on_scored)>;
 
 // Remembers every score (keyed by layer set) and appends each to a JSONL journal as soon as it
 // is known, so an interrupted search resumes from the last finished candidate: replaying the
@@ -116,7 +121,7 @@ class ScoreJournal {
   int64_t size() const { return static_cast<int64_t>(known_.size()); }  // scores known (journalled or replayed)
   double score(const LayerSet& layers, const ScoreFn& fn, double* seconds, const LayerSet& extends = {});
   // Several candidates at once: the known ones from the journal, the others through `many` (or
-  // `fn` one by one when `many` is empty), journalled in the candidates' order.
+  // `fn` one by one when `many` is empty), each journalled as soon as it is known.
   std::vector<Scored> score_all(const std::vector<LayerSet>& candidates, const ScoreFn& fn, const ScoreManyFn& many,
                                 const LayerSet& extends);
   int64_t replayed() const { return replayed_; }  // scores taken from the journal

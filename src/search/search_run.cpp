@@ -28,19 +28,20 @@ namespace fs = std::filesystem;
 
 ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group) {
   // One process is the case W = 1. Each rank plans its own candidates' prefix cache.
-  return [&scorer, group](const std::vector<LayerSet>& cands, const LayerSet& ext) {
+  return [&scorer, group](const std::vector<LayerSet>& cands, const LayerSet& ext, const ScoredFn& on_scored) {
     const size_t W = group ? group->world_size() : 1, R = group ? group->rank() : 0;
     std::vector<LayerSet> own;
     for (size_t i = R; i < cands.size(); i += W) own.push_back(cands[i]);
     scorer.plan_round(own, ext);
     std::vector<double> mine;
-    if (!group) {  // one process: may stop between candidates
+    if (!group) {  // one process: each score journalled as it comes; may stop between candidates
       std::vector<Scored> out;
       for (const auto& c : cands) {
         if (StopOnSignal::stop_requested()) break;
         const auto c0 = std::chrono::steady_clock::now();
         const double s = scorer.score(c, ext);
         out.push_back({s, std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count()});
+        on_scored(out.size() - 1, out.back());
       }
       return out;
     }
@@ -172,7 +173,8 @@ std::string settings_flag(const std::string& key) {
 // every few seconds in a log): "base" for the base model, "round k" for candidates of k layers,
 // counting this process's batches. The bar is erased when the round is scored: its line follows.
 ScoreManyFn with_progress(ScoreManyFn round, TaskScorer& scorer, dist::ProcessGroup* group, bool show) {
-  return [round = std::move(round), &scorer, group, show](const std::vector<LayerSet>& cands, const LayerSet& ext) {
+  return [round = std::move(round), &scorer, group, show](const std::vector<LayerSet>& cands, const LayerSet& ext,
+                                                          const ScoredFn& on_scored) {
     const size_t W = group ? group->world_size() : 1, R = group ? group->rank() : 0;
     const int64_t own = static_cast<int64_t>((cands.size() + W - 1 - R) / W);  // candidates i = R mod W
     const bool base = cands.size() == 1 && cands[0].empty();
@@ -180,7 +182,7 @@ ScoreManyFn with_progress(ScoreManyFn round, TaskScorer& scorer, dist::ProcessGr
                  show ? Progress::Mode::kAuto : Progress::Mode::kSilent);
     bar.update(0, base ? "scoring the full model" : fmt::format("{} candidates", cands.size()));
     scorer.set_on_batch([&bar] { bar.add(1); });
-    std::vector<Scored> scored = round(cands, ext);
+    std::vector<Scored> scored = round(cands, ext, on_scored);
     scorer.set_on_batch(nullptr);
     bar.clear();
     return scored;

@@ -138,6 +138,40 @@ TEST(Search, ResumeEqualsUninterrupted) {
   EXPECT_EQ(got.to_json().dump(), want.to_json().dump());
 }
 
+// A process killed in the middle of a round (the scorer throws, as SIGKILL ends it) keeps every
+// candidate scored before the kill: each is journalled as it is reported, not when the round ends
+// (which lost the whole round: a round of a 28-layer model is 28 evaluations). The resumed search
+// rescores only the rest and equals the uninterrupted one.
+TEST(Search, KilledMidRoundKeepsItsFinishedCandidates) {
+  const auto dir = test::temp_dir("search_killed_mid_round");
+  const std::vector<double> cost = {0.3, 0.1, 0.12, 0.5, 0.05, 0.2};
+  SearchOptions o;
+  o.max_drop = 1.0;
+  ScoreJournal full;
+  const auto want = run_search(6, additive(cost), o, full);
+  const ScoreFn fn = additive(cost);
+  int scored = 0, kill_after = 1 + 4;  // the base, then 4 of round 1's 6 candidates
+  const ScoreManyFn one_by_one = [&](const std::vector<LayerSet>& cands, const LayerSet& ext, const ScoredFn& on_scored) {
+    std::vector<Scored> out;
+    for (const auto& c : cands) {
+      if (scored++ == kill_after) throw std::runtime_error("killed");
+      out.push_back({fn(c, ext), 0.0});
+      on_scored(out.size() - 1, out.back());
+    }
+    return out;
+  };
+  {
+    ScoreJournal j(dir / "candidates.jsonl", /*resume=*/false);
+    EXPECT_THROW(run_search(6, fn, o, j, nullptr, one_by_one), std::runtime_error);
+  }
+  ScoreJournal j(dir / "candidates.jsonl", /*resume=*/true);
+  scored = 0, kill_after = -1;
+  const auto got = run_search(6, fn, o, j, nullptr, one_by_one);
+  EXPECT_EQ(j.replayed(), 5);                               // the base and 4 candidates from the journal
+  EXPECT_EQ(scored, 1 + 6 + 5 + 4 + 3 + 2 + 1 - 5);         // only the others scored again
+  EXPECT_EQ(got.to_json().dump(), want.to_json().dump());
+}
+
 // A round scored all at once (how --gpus N spreads it: here scored back to front, as another rank
 // order would) gives the search that one-by-one scoring gives, one call per round; a journal that
 // may not write (ranks but 0) leaves the file alone.
@@ -145,7 +179,7 @@ TEST(Search, ScoreManyGivesTheSameSearch) {
   const std::vector<double> cost = {0.3, 0.05, 0.1, 0.5, 0.02};
   const ScoreFn fn = additive(cost);
   int calls = 0;
-  const ScoreManyFn many = [&](const std::vector<LayerSet>& cands, const LayerSet&) {
+  const ScoreManyFn many = [&](const std::vector<LayerSet>& cands, const LayerSet&, const ScoredFn&) {
     ++calls;
     std::vector<Scored> out(cands.size());
     for (size_t i = cands.size(); i-- > 0;) out[i] = {fn(cands[i], {}), 0.0};
