@@ -62,6 +62,7 @@ void add_generate(CLI::App& app) {
       g.stop_ids = model->config().eos_token_ids;
       if (tok && tok->eos_id()) g.stop_ids.push_back(*tok->eos_id());
     }
+    check_generation(*model, {prompt}, g);  // before the prompt is echoed: an error comes alone
     std::optional<StreamDecoder> stream;
     if (!a->print_ids) {
       // Primed with the prompt so the first new token decodes in context (sentencepiece

@@ -36,25 +36,30 @@ at::Tensor choose(const at::Tensor& logits, const GenerateOptions& opt, at::Gene
 
 }  // namespace
 
-std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                                           const GenerateOptions& opt, const TokenCallback& on_token,
-                                           GenerateStats* stats) {
-  torch::NoGradGuard no_grad;
-  const int64_t B = static_cast<int64_t>(prompts.size());
-  if (B == 0) return {};
-  int64_t longest = 0;
+void check_generation(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                      const GenerateOptions& opt) {
   for (const auto& p : prompts) {
     if (p.empty()) fail("prompt", "empty prompt (nothing to condition on)");
     for (auto t : p)
       if (t < 0 || t >= model.config().vocab_size)
         fail("prompt", "token id {} is outside the vocabulary (0..{})", t, model.config().vocab_size - 1);
-    longest = std::max<int64_t>(longest, p.size());
   }
   // The cache holds prompt + new tokens: a count beyond the model's context is refused here, before it
   // sizes an allocation (9223372036854775807 overflowed into a LibTorch trace).
   const int64_t context = model.config().max_position_embeddings;
   if (opt.max_new_tokens < 1 || opt.max_new_tokens > context)
     fail("--max-new-tokens", "must be from 1 to the model's context of {} tokens, got {}", context, opt.max_new_tokens);
+}
+
+std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                                           const GenerateOptions& opt, const TokenCallback& on_token,
+                                           GenerateStats* stats) {
+  torch::NoGradGuard no_grad;
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  if (B == 0) return {};
+  check_generation(model, prompts, opt);
+  int64_t longest = 0;
+  for (const auto& p : prompts) longest = std::max<int64_t>(longest, p.size());
   const int64_t max_len = longest + opt.max_new_tokens;
   auto cache = model.make_cache(B, max_len);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(opt.seed);

@@ -28,6 +28,12 @@ struct GenerateStats {
 // Called with (row, token) as each token is chosen (for streaming).
 using TokenCallback = std::function<void(int64_t row, int64_t token)>;
 
+// Refuses (hyb::Error naming the flag) what generate would refuse before it allocates anything: an
+// empty prompt, a token id outside the vocabulary, --max-new-tokens outside 1..the model's context.
+// generate calls it; a caller that prints before generating calls it first.
+void check_generation(const CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
+                      const GenerateOptions& opt);
+
 // Returns the new tokens of each row (prompt not included; stops after a stop id).
 std::vector<std::vector<int64_t>> generate(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
                                            const GenerateOptions& opt, const TokenCallback& on_token = nullptr,

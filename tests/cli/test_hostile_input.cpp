@@ -94,6 +94,9 @@ TEST(HostileInput, FlagsThatReachedLibTorchOrWereIgnored) {
   // The cache is sized prompt + new tokens: 2^63 - 1 overflowed into a LibTorch trace.
   expect_refused("generate" + m + " --prompt-ids 1 --print-ids --max-new-tokens 9223372036854775807",
                  {"error: --max-new-tokens: must be from 1 to the model's context of 512 tokens, got 9223372036854775807"});
+  // The same with a text prompt: the refusal comes alone (the prompt was echoed before it: "hierror: ...").
+  expect_refused("generate" + m + " --prompt hi --max-new-tokens 100000",
+                 {"error: --max-new-tokens: must be from 1 to the model's context of 512 tokens, got 100000"});
   // float16, which the help offers, has no CPU matrix product in LibTorch.
   for (const std::string& cmd : {"generate" + m + " --prompt hi", "bench" + m})
     expect_refused(cmd + " --device cpu --dtype float16",
