@@ -94,8 +94,9 @@ struct Scored {
 };
 // Called by a ScoreManyFn as each candidate's score becomes known (`index` into its candidates), so
 // that the journal keeps it even if the process is killed before the round ends. One process
-// scores candidate by candidate and reports each; --gpus ranks learn a round's scores together at
-// its all-gather. Scores a ScoreManyFn returns without reporting are journalled when it returns.
+// reports each candidate as it is scored; with --gpus each rank reports its own and learns the
+// others' at the round's all-gather (so rank 0's journal keeps its own share of a killed round).
+// Scores a ScoreManyFn returns without reporting are journalled when it returns.
 using ScoredFn = std::function<void(size_t index, const Scored& scored)>;
 using ScoreManyFn = std::function<std::vector<Scored>(const std::vector<LayerSet>& candidates, const LayerSet& extends,
                                                       const ScoredFn& on_scored)>;

@@ -45,10 +45,13 @@ ScoreManyFn distributed_round(TaskScorer& scorer, dist::ProcessGroup* group) {
       }
       return out;
     }
+    // Several processes: each reports its own candidates as it scores them (rank 0's journal keeps
+    // them if the run is killed mid-round), the others' scores arrive at the round's all-gather.
     for (size_t i = R; i < cands.size(); i += W) {
       const auto c0 = std::chrono::steady_clock::now();
       mine.push_back(scorer.score(cands[i], ext));
       mine.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count());
+      on_scored(i, {mine[mine.size() - 2], mine.back()});
     }
     const auto all = group ? group->all_gather(mine) : std::vector<std::vector<double>>{mine};
     std::vector<Scored> out(cands.size());
