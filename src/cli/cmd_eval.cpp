@@ -75,6 +75,7 @@ void add_eval(CLI::App& app) {
       }
       return;
     }
+    require_distinct_outputs({{"--out", a->out}, {"--samples", a->samples}, {"--dump-requests", a->dump}});
     for (const auto& [flag, file] : {std::pair{"--out", &a->out}, {"--samples", &a->samples}, {"--dump-requests", &a->dump}})
       if (!file->empty()) require_new_output_file(flag, *file, {a->model, a->data, a->tokenizer}, a->overwrite);
     if (!a->dump.empty()) {  // tokenisation only: compare with the harness (tools/harness_xcheck.py)

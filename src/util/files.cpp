@@ -287,6 +287,15 @@ void require_new_output_file(const std::string& flag, const fs::path& out, const
   if (!overwrite) fail(flag, "'{}' exists: pass --overwrite to replace it, or choose another file", out.string());
 }
 
+void require_distinct_outputs(const std::vector<std::pair<std::string, fs::path>>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (!outputs[i].second.empty() && !outputs[j].second.empty() &&
+          normalized(outputs[i].second) == normalized(outputs[j].second))
+        fail(outputs[i].first, "'{}' is also {}: give each output its own file", outputs[i].second.string(),
+             outputs[j].first);
+}
+
 void require_new_output_dir(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,
                             const std::string& resume_hint) {
   if (out.empty()) fail(flag, "empty path");

@@ -90,6 +90,10 @@ void require_new_output_dir(const std::string& flag, const std::filesystem::path
 void require_new_output_file(const std::string& flag, const std::filesystem::path& out,
                              const std::vector<std::filesystem::path>& inputs, bool overwrite);
 
+// Refuses two outputs of one command that name the same file, given as (flag, path) pairs in flag
+// order (eval --out r.json --samples r.json: the samples replaced the results); empty paths are unset.
+void require_distinct_outputs(const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
+
 // Refuses `out` equal to or above one of `inputs` (see require_new_output_dir).
 void require_outside_inputs(const std::string& flag, const std::filesystem::path& out,
                             const std::vector<std::filesystem::path>& inputs);

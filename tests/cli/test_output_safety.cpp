@@ -175,7 +175,8 @@ TEST(OutputSafety, EvalOnAFullDiskLeavesNoResultFile) {
 
 // A results file already there is refused before any work, naming the flag, unless --overwrite;
 // an input of the command is refused even with --overwrite (perplexity --out on its own --data
-// used to replace the corpus with the results), and so is a directory.
+// used to replace the corpus with the results), and so are a directory and one file given to two
+// outputs of a run.
 TEST(OutputSafety, ResultFilesAreReplacedOnlyWhenAsked) {
   HYB_REQUIRE_BINARY(bin);
   HYB_REQUIRE_SHARED(model, "data/models/stories260K/hf");
@@ -198,6 +199,15 @@ TEST(OutputSafety, ResultFilesAreReplacedOnlyWhenAsked) {
   EXPECT_NE(read_file(dir / "earlier.json").find("\"results\""), std::string::npos);
   out = run_command(eval + " --out " + q(dir) + " 2>&1", rc);
   EXPECT_EQ(out, "error: --out: '" + dir.string() + "' is a directory: give a file name\n");
+  // Two outputs of one run on one file: the second used to replace the first, exit 0.
+  out = run_command(eval + " --out " + q(dir / "r.json") + " --samples " + q(dir / "r.json") + " 2>&1", rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out, "error: --samples: '" + (dir / "r.json").string() + "' is also --out: give each output its own file\n");
+  out = run_command(exe + "bench --model " + q(model) + " --context 64 --device cpu --out " + q(dir / "b.svg") + " 2>&1", rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(out, "error: --plot: '" + (dir / "b.svg").string() + "' is also --out: give each output its own file\n");
+  EXPECT_FALSE(fs::exists(dir / "r.json"));
+  EXPECT_FALSE(fs::exists(dir / "b.svg"));
 
   const std::string ppl = exe + "perplexity --model " + q(model) + " --data " + q(dir / "corpus.txt") +
                           " --seq-len 8 --sequences 1 --device cpu --no-progress --overwrite --out ";
