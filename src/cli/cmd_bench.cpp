@@ -80,9 +80,7 @@ void add_bench(CLI::App& app) {
     if (a->plot.empty() && !a->out.empty()) a->plot = std::filesystem::path(a->out).replace_extension(".svg").string();
     std::vector<std::filesystem::path> inputs(a->from.begin(), a->from.end());
     inputs.insert(inputs.end(), {a->models.model_dir, a->models.config});
-    require_distinct_outputs({{"--out", a->out}, {"--plot", a->plot}});  // --out x.svg: the plot's default too
-    if (!a->out.empty()) require_new_output_file("--out", a->out, inputs, a->overwrite);
-    if (!a->plot.empty()) require_new_output_file("--plot", a->plot, inputs, a->overwrite);
+    require_new_output_files({{"--out", a->out}, {"--plot", a->plot}}, inputs, a->overwrite);  // --out x.svg: the plot's too
     if (!a->from.empty()) {
       const auto rows = read_bench_rows(a->from);
       print_header();

@@ -75,9 +75,8 @@ void add_eval(CLI::App& app) {
       }
       return;
     }
-    require_distinct_outputs({{"--out", a->out}, {"--samples", a->samples}, {"--dump-requests", a->dump}});
-    for (const auto& [flag, file] : {std::pair{"--out", &a->out}, {"--samples", &a->samples}, {"--dump-requests", &a->dump}})
-      if (!file->empty()) require_new_output_file(flag, *file, {a->model, a->data, a->tokenizer}, a->overwrite);
+    require_new_output_files({{"--out", a->out}, {"--samples", a->samples}, {"--dump-requests", a->dump}},
+                             {a->model, a->data, a->tokenizer}, a->overwrite);
     if (!a->dump.empty()) {  // tokenisation only: compare with the harness (tools/harness_xcheck.py)
       if (a->model.empty() && a->tokenizer.empty()) fail("--tokenizer", "give --tokenizer or --model");
       const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);

@@ -36,7 +36,7 @@ void add_logits(CLI::App& app) {
   add_compute_options(cmd, a->device, a->dtype, a->threads);
   cmd->callback([a] {
     torch::NoGradGuard ng;
-    require_new_output_file("--out", a->out, {a->model}, a->overwrite);
+    require_new_output_files({{"--out", a->out}}, {a->model}, a->overwrite);
     std::vector<std::vector<int64_t>> rows;
     for (const auto& s : a->ids) rows.push_back(parse_token_ids("--ids", s));
     for (const auto& r : rows)

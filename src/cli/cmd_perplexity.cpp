@@ -54,15 +54,14 @@ void add_perplexity(CLI::App& app) {
   cmd->add_flag("--fold-vocab", a->fold_vocab, "Map token ids >= the model's vocab to id % vocab (random fixtures)");
   cmd->callback([a] {
     if (a->sweep && a->linear.empty()) fail("--sweep", "needs --linear");
-    if (!a->out.empty()) {
-      std::vector<std::filesystem::path> inputs = {a->model, a->linear, a->tokenizer};
-      for (const auto& d : expand_data_paths(a->data)) inputs.push_back(d);
-      require_new_output_file("--out", a->out, inputs, a->overwrite);
-    }
     // Without --linear there is nothing to replace the layers with: ignoring --layers would score
     // the teacher under a name that says otherwise.
     if (!a->layers.empty() && a->linear.empty()) fail("--layers", "needs --linear (the modules that replace the layers)");
-    auto model = load_model(a->model, a->device, a->dtype, a->threads);
+    auto model = load_model(a->model, a->device, a->dtype, a->threads);  // checks --device and --dtype first
+    const std::vector<std::filesystem::path> data_files = expand_data_paths(a->data);
+    std::vector<std::filesystem::path> inputs = {a->model, a->linear, a->tokenizer};
+    inputs.insert(inputs.end(), data_files.begin(), data_files.end());
+    require_new_output_files({{"--out", a->out}}, inputs, a->overwrite);
     // Provenance first: modules distilled from another teacher are refused before any work.
     if (!a->linear.empty()) LinearFile::open(a->linear).check_teacher(a->model);
     const Tokenizer tok = Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
@@ -73,7 +72,7 @@ void add_perplexity(CLI::App& app) {
     po.fold_vocab = a->fold_vocab;
     po.allow_fewer_held_out = true;
     DocTokenizer dt = DocTokenizer::from(tok);
-    const auto seqs = SequenceStream(expand_data_paths(a->data), dt, po).held_out();
+    const auto seqs = SequenceStream(data_files, dt, po).held_out();
     if (seqs.empty()) fail("--data", "holds no sequence of {} tokens", a->seq_len);
 
     std::vector<int64_t> layers;

@@ -274,26 +274,23 @@ void require_outside_inputs(const std::string& flag, const fs::path& out, const 
   }
 }
 
-void require_new_output_file(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,
-                             bool overwrite) {
-  if (out.empty()) fail(flag, "empty path");
-  const std::string o = normalized(out);
-  for (const auto& in : inputs)
-    if (!in.empty() && normalized(in) == o)
-      fail(flag, "'{}' is an input of this command: choose another file", out.string());
-  struct stat st {};
-  if (::stat(out.c_str(), &st) != 0) return;  // does not exist yet
-  if (S_ISDIR(st.st_mode)) fail(flag, "'{}' is a directory: give a file name", out.string());
-  if (!overwrite) fail(flag, "'{}' exists: pass --overwrite to replace it, or choose another file", out.string());
-}
-
-void require_distinct_outputs(const std::vector<std::pair<std::string, fs::path>>& outputs) {
-  for (size_t i = 0; i < outputs.size(); ++i)
+void require_new_output_files(const std::vector<std::pair<std::string, fs::path>>& outputs,
+                              const std::vector<fs::path>& inputs, bool overwrite) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& [flag, out] = outputs[i];
+    if (out.empty()) continue;
+    const std::string o = normalized(out);
     for (size_t j = 0; j < i; ++j)
-      if (!outputs[i].second.empty() && !outputs[j].second.empty() &&
-          normalized(outputs[i].second) == normalized(outputs[j].second))
-        fail(outputs[i].first, "'{}' is also {}: give each output its own file", outputs[i].second.string(),
-             outputs[j].first);
+      if (!outputs[j].second.empty() && normalized(outputs[j].second) == o)
+        fail(flag, "'{}' is also {}: give each output its own file", out.string(), outputs[j].first);
+    for (const auto& in : inputs)
+      if (!in.empty() && normalized(in) == o)
+        fail(flag, "'{}' is an input of this command: choose another file", out.string());
+    struct stat st {};
+    if (::stat(out.c_str(), &st) != 0) continue;  // does not exist yet
+    if (S_ISDIR(st.st_mode)) fail(flag, "'{}' is a directory: give a file name", out.string());
+    if (!overwrite) fail(flag, "'{}' exists: pass --overwrite to replace it, or choose another file", out.string());
+  }
 }
 
 void require_new_output_dir(const std::string& flag, const fs::path& out, const std::vector<fs::path>& inputs,

@@ -83,16 +83,14 @@ class OutputLock {
 void require_new_output_dir(const std::string& flag, const std::filesystem::path& out,
                             const std::vector<std::filesystem::path>& inputs = {}, const std::string& resume_hint = "");
 
-// Refuses (hyb::Error naming `flag` and `out`) an output file that would replace something without
-// being asked: an existing file unless `overwrite` (the user's --overwrite), a directory, or one of
-// `inputs` (never, whatever `overwrite` says: a result does not replace what the command reads).
-// Checked before the work starts, so that a long run is not refused at its end.
-void require_new_output_file(const std::string& flag, const std::filesystem::path& out,
-                             const std::vector<std::filesystem::path>& inputs, bool overwrite);
-
-// Refuses two outputs of one command that name the same file, given as (flag, path) pairs in flag
-// order (eval --out r.json --samples r.json: the samples replaced the results); empty paths are unset.
-void require_distinct_outputs(const std::vector<std::pair<std::string, std::filesystem::path>>& outputs);
+// The result files of one command, as (flag, path) pairs in flag order; an empty path is an unset
+// flag. Refuses (hyb::Error naming the flag and the file), before the work starts so that a long run
+// is not refused at its end, any output that would replace something without being asked: an
+// existing file unless `overwrite` (the user's --overwrite), a directory, one of `inputs` (whatever
+// `overwrite` says: a result does not replace what the command reads), or a file that another of the
+// outputs also names (eval --out r.json --samples r.json: the samples replaced the results).
+void require_new_output_files(const std::vector<std::pair<std::string, std::filesystem::path>>& outputs,
+                              const std::vector<std::filesystem::path>& inputs, bool overwrite);
 
 // Refuses `out` equal to or above one of `inputs` (see require_new_output_dir).
 void require_outside_inputs(const std::string& flag, const std::filesystem::path& out,
